@@ -1,0 +1,1 @@
+export { startRedis, freePort, type RedisServer, type StartRedisOptions } from './redis-server.ts';
