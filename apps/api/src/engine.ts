@@ -1,0 +1,16 @@
+// The pieces of the engine (@unroll/rnn) the API uses, in one place.
+export {
+  DatasetError,
+  datasetStats,
+  parseCsvSeries,
+  parseJsonSequences,
+  parseTextCorpus,
+  splitForValidation,
+  SafetensorsError,
+  ModelFormatError,
+  ModelInputError,
+  CheckpointError,
+  RnnModel,
+  Trainer,
+  type Dataset,
+} from '@unroll/rnn';

@@ -1,0 +1,65 @@
+import type { JobSpec } from '@unroll/protocol';
+import { blobKeys, type BlobStore, type DatasetRecord } from '@unroll/store';
+import { parseDataset } from './dataset-ingest.ts';
+import { RnnModel, splitForValidation, Trainer } from './engine.ts';
+
+export type WeightsChoice = 'final' | 'best' | number;
+
+/**
+ * Safetensors bytes for a job's final weights, best weights, or one epoch's checkpoint
+ * (converted through Trainer.restore, which needs the training split the worker used:
+ * the dataset parsed the same way, minus the validation tail). Null when absent.
+ */
+export async function loadWeightsBytes(
+  blobs: BlobStore,
+  jobId: string,
+  which: WeightsChoice,
+  context?: { spec: JobSpec; dataset: DatasetRecord | null },
+): Promise<Uint8Array | null> {
+  if (which === 'final') return blobs.get(blobKeys.finalWeights(jobId));
+  if (which === 'best') {
+    const best = await blobs.get(blobKeys.bestWeights(jobId));
+    if (best) return best;
+  }
+  const checkpoint = await blobs.get(which === 'best' ? blobKeys.bestCheckpoint(jobId) : blobKeys.checkpoint(jobId, which));
+  if (!checkpoint || !context?.dataset) return null;
+  const text = await blobs.get(context.dataset.blobKey);
+  if (!text) return null;
+  const parsed = parseDataset(context.dataset.kind, text.toString('utf8'), context.dataset.csv);
+  const { train } = splitForValidation(parsed, context.spec.training.validationSplit);
+  return Trainer.restore(checkpoint, train).model.toSafetensors();
+}
+
+/** A small LRU of loaded models, keyed by job, weights choice and blob identity (size + mtime). */
+export class ModelCache {
+  private readonly entries = new Map<string, RnnModel>();
+  constructor(private readonly capacity = 8) {}
+
+  async get(key: string, load: () => Promise<RnnModel | null>): Promise<RnnModel | null> {
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit); // most recently used last
+      return hit;
+    }
+    const model = await load();
+    if (!model) return null;
+    this.entries.set(key, model);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    return model;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export async function loadModel(blobs: BlobStore, jobId: string, which: 'final' | 'best', cache: ModelCache): Promise<RnnModel | null> {
+  const key = which === 'final' ? blobKeys.finalWeights(jobId) : blobKeys.bestWeights(jobId);
+  const stat = await blobs.stat(key);
+  if (!stat) return null;
+  return cache.get(`${key}:${stat.bytes}:${stat.modifiedAt.getTime()}`, async () => {
+    const bytes = await blobs.get(key);
+    return bytes ? RnnModel.fromSafetensors(bytes) : null;
+  });
+}

@@ -1,0 +1,51 @@
+import fp from 'fastify-plugin';
+import { Queue } from 'bullmq';
+import { createRedis, QUEUE_NAME, QUEUE_PREFIX, type TrainJobData } from '@unroll/store';
+import { withRedisDeadline } from '../errors.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    queue: TrainQueue;
+  }
+}
+
+/** The BullMQ producer side: enqueue a training job, remove a queued one. */
+export class TrainQueue {
+  constructor(
+    readonly queue: Queue<TrainJobData>,
+    private readonly attempts: number,
+  ) {}
+
+  /** BullMQ job id = Unroll job id, so a duplicate add is a no-op. */
+  async enqueue(jobId: string): Promise<void> {
+    await withRedisDeadline(
+      this.queue.add('train', { jobId }, { jobId, attempts: this.attempts, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 }),
+    );
+  }
+
+  /** Removes a waiting job; false when a worker already holds it (its lock blocks removal). */
+  async remove(jobId: string): Promise<boolean> {
+    return (await withRedisDeadline(this.queue.remove(jobId))) === 1;
+  }
+
+  /** Queue usable: its connection answers. */
+  async ping(timeoutMs: number): Promise<void> {
+    await withRedisDeadline(this.queue.waitUntilReady(), timeoutMs);
+    await withRedisDeadline(this.queue.count(), timeoutMs);
+  }
+}
+
+export default fp(
+  async (app) => {
+    const connection = createRedis(app.config.REDIS_URL, 'queue');
+    connection.on('error', () => {}); // reported by the command connection and /readyz
+    const queue = new Queue<TrainJobData>(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
+    queue.on('error', () => {});
+    app.decorate('queue', new TrainQueue(queue, app.config.JOB_ATTEMPTS));
+    app.addHook('onClose', async () => {
+      await Promise.race([queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+      connection.disconnect();
+    });
+  },
+  { name: 'queue', dependencies: ['config', 'redis'] },
+);

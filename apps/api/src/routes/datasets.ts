@@ -1,0 +1,130 @@
+import { PassThrough } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiErrorBody, Dataset, DATASET_CONTENT_TYPES, DatasetId, PageQuery, UploadDatasetQuery, pageOf, type CsvOptions } from '@unroll/protocol';
+import { BlobTooLargeError, blobKeys, newDatasetId, toPublicDataset } from '@unroll/store';
+import { ApiError } from '../errors.ts';
+import { parseDataset, statsOf } from '../dataset-ingest.ts';
+
+const IdParams = z.object({ id: DatasetId });
+const errors = { 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody };
+
+const routes: FastifyPluginAsyncZod = async (app) => {
+  // Uploads are streamed to the blob store, never buffered: in this plugin's scope the body
+  // parsers hand the raw request stream through (other routes keep Fastify's JSON parser).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(Object.keys(DATASET_CONTENT_TYPES), (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/v1/datasets',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Upload a dataset (streamed)',
+        description:
+          'Body: `text/plain` (character LM corpus), `application/json` (sequences), or `text/csv` (time series; query targetColumns / horizon / normalize). ' +
+          'Larger than MAX_UPLOAD_BYTES: 413 payload_too_large. Invalid content: 400 invalid_dataset with line / column.',
+        querystring: UploadDatasetQuery,
+        response: { 201: Dataset, ...errors, 413: ApiErrorBody, 415: ApiErrorBody, 503: ApiErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const mediaType = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const kind = DATASET_CONTENT_TYPES[mediaType];
+      if (!kind) throw new ApiError(415, 'unsupported_media_type', 'use text/plain, application/json or text/csv', { param: 'content-type' });
+      const q = request.query;
+      const csvParams = q.targetColumns !== undefined || q.horizon !== undefined || q.normalize !== undefined;
+      if (kind !== 'csv' && csvParams) throw new ApiError(400, 'invalid_request', 'targetColumns / horizon / normalize apply to text/csv only', { param: 'querystring' });
+      const csv: CsvOptions | null =
+        kind === 'csv'
+          ? {
+              ...(q.targetColumns ? { targetColumns: q.targetColumns.split(',').map((c) => c.trim()) } : {}),
+              horizon: q.horizon ?? 1,
+              normalize: q.normalize ?? true,
+            }
+          : null;
+
+      const id = newDatasetId();
+      const blobKey = blobKeys.dataset(id);
+      const body = request.body as IncomingMessage;
+      // Piped through our own stream so that stopping at the limit leaves the request socket
+      // alone long enough to answer 413 (then the connection is closed).
+      const counted = new PassThrough();
+      body.pipe(counted);
+      let info;
+      try {
+        info = await app.blobs.put(blobKey, counted, { maxBytes: app.config.MAX_UPLOAD_BYTES });
+      } catch (err) {
+        body.unpipe(counted);
+        if (err instanceof BlobTooLargeError) {
+          reply.header('connection', 'close');
+          throw new ApiError(413, 'payload_too_large', `dataset exceeds MAX_UPLOAD_BYTES (${app.config.MAX_UPLOAD_BYTES} bytes)`, { param: 'body' });
+        }
+        throw err;
+      }
+
+      try {
+        const text = (await app.blobs.get(blobKey))!.toString('utf8');
+        const stats = statsOf(parseDataset(kind, text, csv));
+        const record = await app.datasets.create({
+          id,
+          tenant: request.tenant,
+          kind,
+          name: q.name ?? null,
+          blobKey,
+          bytes: info.bytes,
+          sha256: info.sha256,
+          stats,
+          csv,
+          createdAt: new Date().toISOString(),
+        });
+        return reply.code(201).send(toPublicDataset(record));
+      } catch (err) {
+        await app.blobs.delete(blobKey).catch(() => {});
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/v1/datasets',
+    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: PageQuery, response: { 200: pageOf(Dataset), ...errors } } },
+    async (request) => {
+      const page = await app.datasets.list(request.tenant, request.query);
+      return { items: page.items.map(toPublicDataset), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/datasets/:id',
+    { schema: { tags: ['datasets'], summary: 'A dataset and its stats', params: IdParams, response: { 200: Dataset, ...errors } } },
+    async (request) => {
+      const ds = await app.datasets.getForTenant(request.params.id, request.tenant);
+      if (!ds) throw ApiError.notFound('dataset', request.params.id);
+      return toPublicDataset(ds);
+    },
+  );
+
+  app.delete(
+    '/v1/datasets/:id',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Delete a dataset (409 dataset_in_use while a queued/running job uses it)',
+        params: IdParams,
+        response: { 204: z.undefined(), ...errors, 409: ApiErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const ds = await app.datasets.getForTenant(request.params.id, request.tenant);
+      if (!ds) throw ApiError.notFound('dataset', request.params.id);
+      const outcome = await app.datasets.delete(ds.id, request.tenant);
+      if (outcome === 'missing') throw ApiError.notFound('dataset', ds.id);
+      if (outcome === 'in_use') throw new ApiError(409, 'dataset_in_use', `dataset ${ds.id} is used by a queued or running job`, { param: 'id' });
+      await app.blobs.delete(ds.blobKey);
+      return reply.code(204).send();
+    },
+  );
+};
+export default routes;

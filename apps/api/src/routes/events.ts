@@ -1,0 +1,112 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { WebSocket } from '@fastify/websocket';
+import { z } from 'zod';
+import { ApiErrorBody, EventMessage, StreamId, isTerminal, isTerminalStatusEvent } from '@unroll/protocol';
+import { ApiError } from '../errors.ts';
+import { compareStreamIds } from '../stream-ids.ts';
+import { JobIdParams } from './jobs.ts';
+
+/** Past this many bytes queued on a socket the client is too slow: closed with 1013 (try again later). */
+export const MAX_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
+const HISTORY_PAGE = 500;
+
+const EventsQuery = z.strictObject({
+  after: StreamId.optional().meta({ description: 'Resume strictly after this stream id (the last `id` you received)' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'HTTP only: page size' }),
+  token: z.string().optional().meta({ description: 'WebSocket only: API key for browsers (or subprotocol bearer.<key>)' }),
+});
+
+const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app, opts) => {
+  const maxBuffered = opts.maxBufferedBytes ?? MAX_CLIENT_BUFFER_BYTES;
+  app.route({
+    method: 'GET',
+    url: '/v1/jobs/:id/events',
+    schema: {
+      tags: ['events'],
+      summary: 'Job events: WebSocket live stream, or paginated JSON history over plain HTTP',
+      description:
+        'WebSocket: the full history (after `after`), then live messages `{id, event}`; reconnect with `?after=<last id>` to resume without gap or duplicate. ' +
+        'Closed with 1000 after the terminal status event, 1013 when the client reads too slowly. Plain HTTP: `{items, nextAfter}` pages.',
+      params: JobIdParams,
+      querystring: EventsQuery,
+      response: { 200: z.object({ items: z.array(EventMessage), nextAfter: StreamId.nullable() }), 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody },
+    },
+    // Before the upgrade: another tenant's (or a missing) job is a plain 404, no socket.
+    preValidation: async (request) => {
+      const { id } = request.params as { id: string };
+      request.log = request.log.child({ jobId: id });
+      const job = await app.jobs.getForTenant(id, request.tenant);
+      if (!job) throw ApiError.notFound('job', id);
+    },
+    handler: async (request) => {
+      const { id } = request.params;
+      const items = await app.events.read(id, { after: request.query.after, count: request.query.limit });
+      return { items, nextAfter: items.at(-1)?.id ?? request.query.after ?? null };
+    },
+    wsHandler: (socket, request) => {
+      const { id } = request.params;
+      void streamToSocket(socket, id, request.query.after).catch((err) => {
+        request.log.warn({ jobId: id, err: (err as Error).message }, 'event stream failed');
+        if (socket.readyState === socket.OPEN) socket.close(1011, 'server error');
+      });
+    },
+  });
+
+  async function streamToSocket(socket: WebSocket, jobId: string, after: string | undefined): Promise<void> {
+    let lastSent = after ?? '0-0';
+    let historyDone = false;
+    let finished = false;
+    const pending: EventMessage[] = [];
+    let unsubscribe: (() => void) | null = null;
+    socket.on('close', () => {
+      finished = true;
+      unsubscribe?.();
+    });
+
+    const send = (message: EventMessage) => {
+      if (finished || compareStreamIds(message.id, lastSent) <= 0) return; // duplicate of history / resume point
+      if (socket.bufferedAmount > maxBuffered) {
+        finished = true;
+        unsubscribe?.();
+        socket.close(1013, 'client too slow');
+        // A client that does not read will not answer the close handshake either.
+        setTimeout(() => socket.terminate(), 1000).unref();
+        return;
+      }
+      socket.send(JSON.stringify(message));
+      lastSent = message.id;
+      if (isTerminalStatusEvent(message.event)) {
+        finished = true;
+        socket.close(1000, 'job finished');
+      }
+    };
+
+    const job = await app.jobs.get(jobId);
+    if (!job) return socket.close(1000, 'job gone');
+    // Live first (buffered while history is sent), so nothing appended meanwhile is missed.
+    if (!isTerminal(job.status)) {
+      const off = await app.eventHub.subscribe(jobId, {
+        deliver: (messages) => {
+          if (historyDone) messages.forEach(send);
+          else pending.push(...messages);
+        },
+      });
+      if (finished) off();
+      else unsubscribe = off;
+    }
+    for (;;) {
+      if (finished) return;
+      const page = await app.events.read(jobId, { after: lastSent, count: HISTORY_PAGE });
+      page.forEach(send);
+      if (page.length < HISTORY_PAGE) break;
+    }
+    historyDone = true;
+    pending.splice(0).forEach(send);
+    // Finished before we looked, and the terminal event was trimmed or already behind `after`.
+    if (!finished && isTerminal(job.status)) {
+      finished = true;
+      socket.close(1000, 'job finished');
+    }
+  }
+};
+export default routes;

@@ -1,0 +1,167 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  ApiErrorBody,
+  CreateJobRequest,
+  Job,
+  JobId,
+  JobSpec,
+  JobStatus,
+  PageQuery,
+  TASK_DATASET_KINDS,
+  pageOf,
+  type DatasetFormat,
+  type Task,
+} from '@unroll/protocol';
+import { blobKeys, IllegalTransitionError, newDatasetId, toPublicJob, type DatasetRecord } from '@unroll/store';
+import { ApiError } from '../errors.ts';
+import { parseDataset, statsOf } from '../dataset-ingest.ts';
+import { DatasetError } from '../engine.ts';
+
+export const JobIdParams = z.object({ id: JobId });
+const errors = { 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody };
+
+/** LM needs a text corpus; regression a CSV series or JSON regression sequences; classification JSON classification sequences. */
+export function checkCompatible(task: Task, dataset: Pick<DatasetRecord, 'id' | 'kind' | 'stats'>): void {
+  const kinds: readonly DatasetFormat[] = TASK_DATASET_KINDS[task];
+  const jsonTask = dataset.stats.task;
+  const ok = kinds.includes(dataset.kind) && (dataset.kind !== 'json' || jsonTask === undefined || jsonTask === task);
+  if (!ok) {
+    const what = dataset.kind === 'json' && typeof jsonTask === 'string' ? `a JSON ${jsonTask} dataset` : `a ${dataset.kind} dataset`;
+    throw new ApiError(400, 'incompatible_dataset', `task ${task} cannot train on ${what} (needs ${kinds.join(' or ')})`, { param: 'task' });
+  }
+}
+
+const routes: FastifyPluginAsyncZod = async (app) => {
+  // Job routes log the job id on every line.
+  app.addHook('preHandler', async (request) => {
+    const id = (request.params as { id?: string } | undefined)?.id;
+    if (id) request.log = request.log.child({ jobId: id });
+  });
+
+  app.post(
+    '/v1/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Queue a training job',
+        description: 'Unknown fields are rejected (400 naming the field); every number is bounded; defaults are filled in and echoed in `spec`.',
+        body: CreateJobRequest,
+        response: { 202: Job, ...errors, 413: ApiErrorBody, 503: ApiErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      let dataset: DatasetRecord;
+      if (body.inline) {
+        // A small dataset in the request: validated and stored like an upload.
+        const csv = body.inline.format === 'csv' ? { horizon: 1, normalize: true, ...body.inline.csv } : null;
+        let stats;
+        try {
+          stats = statsOf(parseDataset(body.inline.format, body.inline.content, csv));
+        } catch (err) {
+          if (!(err instanceof DatasetError)) throw err;
+          throw new ApiError(400, 'invalid_dataset', err.message, { param: 'inline.content', line: err.line, column: err.column });
+        }
+        checkCompatible(body.task, { id: 'inline', kind: body.inline.format, stats });
+        const id = newDatasetId();
+        const info = await app.blobs.put(blobKeys.dataset(id), Buffer.from(body.inline.content, 'utf8'));
+        dataset = await app.datasets.create({
+          id,
+          tenant: request.tenant,
+          kind: body.inline.format,
+          name: 'inline',
+          blobKey: blobKeys.dataset(id),
+          bytes: info.bytes,
+          sha256: info.sha256,
+          stats,
+          csv,
+          createdAt: new Date().toISOString(),
+        });
+      } else {
+        const found = await app.datasets.getForTenant(body.datasetId!, request.tenant);
+        if (!found) throw new ApiError(404, 'not_found', `dataset ${body.datasetId} not found`, { param: 'datasetId' });
+        checkCompatible(body.task, found);
+        dataset = found;
+      }
+      const spec = JobSpec.parse({ datasetId: dataset.id, task: body.task, model: body.model, training: body.training });
+      // Durable record first (Redis runs with AOF), then the queue entry.
+      const job = await app.jobs.create({ tenant: request.tenant, spec });
+      request.log.info({ jobId: job.id }, 'job created');
+      try {
+        await app.queue.enqueue(job.id);
+      } catch (err) {
+        await app.jobs
+          .transition(job.id, 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued' } })
+          .catch(() => {});
+        throw err;
+      }
+      return reply.code(202).send(toPublicJob(job));
+    },
+  );
+
+  app.get(
+    '/v1/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'List jobs, newest first',
+        querystring: PageQuery.extend({ status: JobStatus.optional() }),
+        response: { 200: pageOf(Job), ...errors },
+      },
+    },
+    async (request) => {
+      const page = await app.jobs.list(request.tenant, request.query);
+      return { items: page.items.map(toPublicJob), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id',
+    { schema: { tags: ['jobs'], summary: 'Status, transition timestamps, progress, latest metrics, error', params: JobIdParams, response: { 200: Job, ...errors } } },
+    async (request) => {
+      const job = await app.jobs.getForTenant(request.params.id, request.tenant);
+      if (!job) throw ApiError.notFound('job', request.params.id);
+      return toPublicJob(job);
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a job',
+        description:
+          'queued → cancelled at once and removed from the queue (200). running → cancel requested, the worker stops it between batches (202, cancelRequested true). ' +
+          'Already cancelled: 200 (idempotent). succeeded / failed: 409 job_finished.',
+        params: JobIdParams,
+        response: { 200: Job, 202: Job, ...errors, 409: ApiErrorBody, 503: ApiErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const job = await app.jobs.getForTenant(id, request.tenant);
+      if (!job) throw ApiError.notFound('job', id);
+      if (job.status === 'succeeded' || job.status === 'failed') {
+        throw new ApiError(409, 'job_finished', `job ${id} already ${job.status}`, { param: 'id' });
+      }
+      if (job.status === 'cancelled') return reply.code(200).send(toPublicJob(job));
+      // The flag first: a worker that picks the job up right now sees it and stops.
+      await app.jobs.requestCancel(id);
+      if (job.status === 'queued') {
+        try {
+          await app.jobs.transition(id, 'cancelled');
+          await app.queue.remove(id).catch((err) => request.log.warn({ err: (err as Error).message }, 'could not remove the queue entry'));
+          return reply.code(200).send(toPublicJob((await app.jobs.get(id))!));
+        } catch (err) {
+          if (!(err instanceof IllegalTransitionError)) throw err;
+          // A worker started it meanwhile: it will honour the flag.
+        }
+      }
+      const now = (await app.jobs.get(id))!;
+      return reply.code(now.status === 'cancelled' ? 200 : 202).send(toPublicJob(now));
+    },
+  );
+};
+export default routes;

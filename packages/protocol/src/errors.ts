@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** Every machine-readable error code the API and worker may answer with. */
+export const ErrorCode = z.enum([
+  'invalid_request',
+  'unauthorized',
+  'not_found',
+  'payload_too_large',
+  'unsupported_media_type',
+  'invalid_dataset',
+  'incompatible_dataset',
+  'dataset_in_use',
+  'job_finished',
+  'enqueue_failed',
+  'not_ready',
+  'conflict',
+  'redis_unavailable',
+  'invalid_weights',
+  'non_finite_loss',
+  'non_finite_gradient',
+  'training_failed',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorDetail = z
+  .object({
+    code: z.string().meta({ example: 'invalid_request' }),
+    message: z.string().meta({ example: 'training.epochs: Too big: expected number to be <=1000' }),
+    param: z.string().optional().meta({ description: 'Offending field path, e.g. training.epochs', example: 'training.epochs' }),
+    line: z.int().optional().meta({ description: '1-based line of a dataset error' }),
+    column: z.int().optional().meta({ description: '1-based column of a dataset error' }),
+  })
+  .meta({ id: 'ErrorDetail' });
+export type ErrorDetail = z.infer<typeof ErrorDetail>;
+
+/** The body of every non-2xx answer: `{error: {code, message, param?, line?, column?}}`. */
+export const ApiErrorBody = z.object({ error: ErrorDetail }).meta({ id: 'ApiError' });
+export type ApiErrorBody = z.infer<typeof ApiErrorBody>;

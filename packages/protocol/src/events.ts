@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { JobStatus, Progress } from './job.ts';
+
+// Events of a job, in its Redis stream `unroll:job:{id}:events` and on the WebSocket as
+// `{id: <stream id>, event}`. A finished job's stream ends with a `status` event whose status is
+// terminal; its `completed` / `failed` detail event comes right before it in the same atomic write.
+
+export const StatusEvent = z.strictObject({
+  type: z.literal('status'),
+  status: JobStatus,
+  at: z.iso.datetime(),
+  attempt: z.int().min(0).optional(),
+});
+
+const finite = z.number();
+
+export const EpochEvent = z
+  .looseObject({
+    type: z.literal('epoch'),
+    epoch: z.int().min(1),
+    trainLoss: finite,
+    valLoss: finite.nullable().optional(),
+    bpc: finite.nullable().optional(),
+    perplexity: finite.nullable().optional(),
+    gradNormPreClip: finite,
+    gradNormPostClip: finite,
+    clipRate: z.number().min(0).max(1),
+    paramGradNorms: z.record(z.string(), finite),
+    paramNorms: z.record(z.string(), finite),
+    /** Gradient norm reaching each step back in time (vanishing / exploding diagnostics). */
+    timeProfile: z.array(finite),
+    whhSpectralNorm: finite,
+    /** Fraction of saturated hidden units (|h| > 0.99 for tanh, 0 for relu). */
+    saturation: z.number().min(0).max(1),
+    tokensPerSec: z.number().min(0),
+    lr: finite,
+    etaSeconds: z.number().min(0),
+    best: z.boolean().optional(),
+  })
+  .meta({ description: 'Extra metric fields from the engine are kept as-is' });
+
+export const ProgressEvent = z.strictObject({ type: z.literal('progress'), ...Progress.shape });
+
+export const CheckpointEvent = z.strictObject({
+  type: z.literal('checkpoint'),
+  epoch: z.int().min(1),
+  bytes: z.int().min(0).optional(),
+  sha256: z.string().optional(),
+});
+
+export const CompletedEvent = z.strictObject({
+  type: z.literal('completed'),
+  weights: z.strictObject({ safetensors: z.string(), json: z.string() }),
+  bestEpoch: z.int().min(1).nullable(),
+  finalLoss: finite.nullable(),
+});
+
+export const FailedEvent = z.strictObject({
+  type: z.literal('failed'),
+  code: z.string(),
+  message: z.string(),
+  param: z.string().optional(),
+  epoch: z.int().min(0).optional(),
+  step: z.int().min(0).optional(),
+});
+
+export const JobEvent = z
+  .discriminatedUnion('type', [StatusEvent, EpochEvent, ProgressEvent, CheckpointEvent, CompletedEvent, FailedEvent])
+  .meta({ id: 'JobEvent' });
+export type JobEvent = z.infer<typeof JobEvent>;
+export type StatusEvent = z.infer<typeof StatusEvent>;
+export type EpochEvent = z.infer<typeof EpochEvent>;
+export type ProgressEvent = z.infer<typeof ProgressEvent>;
+export type CheckpointEvent = z.infer<typeof CheckpointEvent>;
+export type CompletedEvent = z.infer<typeof CompletedEvent>;
+export type FailedEvent = z.infer<typeof FailedEvent>;
+
+/** Redis stream id, e.g. `1732550000000-0`. */
+export const StreamId = z.string().regex(/^\d+-\d+$/, 'expected a stream id like 1732550000000-0');
+
+export const EventMessage = z.object({ id: StreamId, event: JobEvent }).meta({ id: 'EventMessage' });
+export type EventMessage = z.infer<typeof EventMessage>;
+
+export function isTerminalStatusEvent(event: JobEvent): boolean {
+  return event.type === 'status' && (event.status === 'succeeded' || event.status === 'failed' || event.status === 'cancelled');
+}

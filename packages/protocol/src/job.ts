@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { JobId, JobSpec } from './job-spec.ts';
+
+export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Allowed lifecycle moves: queued → running → succeeded | failed | cancelled; running → queued on retry/stall. */
+export const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
+  queued: ['running', 'cancelled', 'failed'],
+  running: ['succeeded', 'failed', 'cancelled', 'queued'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export const JobError = z
+  .object({ code: z.string(), message: z.string(), param: z.string().optional() })
+  .meta({ id: 'JobError', example: { code: 'non_finite_loss', message: 'loss became NaN at epoch 3 step 17' } });
+export type JobError = z.infer<typeof JobError>;
+
+export const Progress = z
+  .object({
+    epoch: z.int().min(0),
+    step: z.int().min(0),
+    stepsInEpoch: z.int().min(0),
+    loss: z.number(),
+    tokensPerSec: z.number().min(0),
+  })
+  .meta({ id: 'Progress' });
+export type Progress = z.infer<typeof Progress>;
+
+export const Transition = z.object({ status: JobStatus, at: z.iso.datetime(), attempt: z.int().optional() });
+export type Transition = z.infer<typeof Transition>;
+
+/** The public view of a job, as GET /v1/jobs/:id answers. */
+export const Job = z
+  .object({
+    id: JobId,
+    status: JobStatus,
+    task: JobSpec.shape.task,
+    datasetId: z.string(),
+    spec: JobSpec,
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    /** Latest time the job entered each status. */
+    timestamps: z.partialRecord(JobStatus, z.iso.datetime()),
+    /** Every transition in order (a retried job runs more than once). */
+    history: z.array(Transition),
+    attempt: z.int().min(0),
+    cancelRequested: z.boolean(),
+    progress: Progress.nullable(),
+    /** Latest epoch metrics (the last `epoch` event). */
+    metrics: z.record(z.string(), z.unknown()).nullable(),
+    error: JobError.nullable(),
+  })
+  .meta({ id: 'Job' });
+export type Job = z.infer<typeof Job>;

@@ -1,0 +1,2 @@
+export * from '../src/index.ts';
+export { freePort as freePortFree } from '@unroll/testing';
