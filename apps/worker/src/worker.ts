@@ -1,0 +1,92 @@
+// The BullMQ Worker on `unroll-train`: N concurrent attempts per process, any number of
+// processes on any number of machines (all state is in Redis and the blob store).
+import { Worker, type Job as QueueJob } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAME, QUEUE_PREFIX } from '@unroll/store';
+import { processTrainingJob, type AttemptOutcome, type ProcessorDeps, type TrainQueueData } from './processor.ts';
+
+export interface TrainingWorkerConfig {
+  concurrency: number;
+  /** BullMQ lock: a worker that stops renewing it for this long is considered stalled. */
+  lockDurationMs: number;
+  progressIntervalMs: number;
+  /** Default 250 ms. */
+  cancelPollMs?: number;
+  /** How many times a stalled (crashed) attempt is re-run before the job fails. */
+  maxStalledCount?: number;
+  /** Defaults: QUEUE_NAME / QUEUE_PREFIX. Tests use a unique queue name each. */
+  queueName?: string;
+  prefix?: string;
+}
+
+export interface TrainingWorkerDeps extends ProcessorDeps {
+  /** BullMQ connection (createRedis(url, 'blocking'): maxRetriesPerRequest null). Not closed by close(). */
+  connection: Redis;
+}
+
+export interface TrainingWorker {
+  readonly worker: Worker<TrainQueueData, AttemptOutcome>;
+  /**
+   * Graceful stop: running attempts checkpoint at their next batch boundary and put their jobs
+   * back in the queue; then worker.close(). After `timeoutMs` the close is forced.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export const STALLED_MESSAGE = /stalled more than allowable limit/i;
+
+export function createTrainingWorker(config: TrainingWorkerConfig, deps: TrainingWorkerDeps): TrainingWorker {
+  const shutdown = new AbortController();
+  const log = deps.logger;
+  const worker = new Worker<TrainQueueData, AttemptOutcome>(
+    config.queueName ?? QUEUE_NAME,
+    (job: QueueJob<TrainQueueData>, token?: string) =>
+      processTrainingJob(job, token, deps, { progressIntervalMs: config.progressIntervalMs, cancelPollMs: config.cancelPollMs ?? 250 }, shutdown.signal),
+    {
+      connection: deps.connection,
+      prefix: config.prefix ?? QUEUE_PREFIX,
+      concurrency: config.concurrency,
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.lockDurationMs,
+      maxStalledCount: config.maxStalledCount ?? 2,
+    },
+  );
+
+  worker.on('error', (err) => log.error({ err }, 'worker error'));
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    log.warn({ jobId: job.id, err: err.message }, 'queue job failed');
+    // BullMQ gave up on a job whose workers kept dying: its record must not stay 'running'.
+    if (STALLED_MESSAGE.test(err.message) && job.id) void markStalledJobFailed(job.id, err.message);
+  });
+
+  async function markStalledJobFailed(jobId: string, reason: string): Promise<void> {
+    try {
+      const record = await deps.jobs.get(jobId);
+      if (!record || record.status === 'succeeded' || record.status === 'failed' || record.status === 'cancelled') return;
+      const error = { code: 'training_failed', message: `the job's workers stopped responding too many times (${reason})` };
+      await deps.jobs.transition(jobId, 'failed', { error, event: { type: 'failed', ...error } });
+    } catch (err) {
+      log.error({ err, jobId }, 'could not mark a stalled job failed');
+    }
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    worker,
+    close(timeoutMs = 30_000) {
+      closing ??= (async () => {
+        shutdown.abort();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+        const result = await Promise.race([worker.close(), timedOut]);
+        clearTimeout(timer);
+        if (result === 'timeout') {
+          log.warn({ timeoutMs }, 'jobs did not stop in time; forcing the worker closed (they resume from their last checkpoint)');
+          await worker.close(true);
+        }
+      })();
+      return closing;
+    },
+  };
+}
