@@ -239,7 +239,10 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
 
   const tensors: Record<string, Tensor> = {};
   for (const e of entries) {
-    const copy = bytes.slice(dataStart + e.begin, dataStart + e.end); // fresh buffer, offset 0: aligned
+    // An explicit copy into a fresh ArrayBuffer (a Node Buffer's slice would alias a pooled
+    // buffer at an arbitrary offset), so the data start at offset 0, aligned for any dtype.
+    const copy = new Uint8Array(e.end - e.begin);
+    copy.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
     tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: DTYPES[e.dtype].make(copy.buffer) };
   }
   return { tensors, metadata };

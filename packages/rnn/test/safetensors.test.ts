@@ -113,6 +113,16 @@ describe('safetensors', () => {
     expect(tensors.f.data[0]).toBe(3);
   });
 
+  it('decodes from a Node Buffer that is a view into a larger pooled buffer', () => {
+    const file = encodeSafetensors({ w: { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) } });
+    // Buffer.from(string) comes from Node's pool: a view at an arbitrary offset of a shared buffer.
+    const pooled = Buffer.from(`x${Buffer.from(file).toString('latin1')}`, 'latin1').subarray(1);
+    expect(pooled.byteOffset).not.toBe(0);
+    const { tensors } = decodeSafetensors(pooled);
+    expect(tensors.w.data).toEqual(Float32Array.of(1.5, -2));
+    expect(tensors.w.data.buffer).not.toBe(pooled.buffer);
+  });
+
   it('rejects inconsistent tensors on encode', () => {
     expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: Float32Array.of(1, 2) } })).toThrow(SafetensorsError);
     expect(() => encodeSafetensors({ a: { dtype: 'F64', shape: [1], data: Float32Array.of(1) } })).toThrow(/does not match/);
