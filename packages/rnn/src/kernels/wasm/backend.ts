@@ -1,0 +1,333 @@
+// `Kernels` on WebAssembly SIMD (float32). Buffers from `alloc(n, 'float32')` live in the
+// module's shared memory, so every call passes byte offsets and copies nothing. Float32 arrays
+// from elsewhere still work (copied in and out through temporary blocks: correct, not fast);
+// float64 calls (gradient checks) run on the JS reference backend. One backend serves one
+// calling thread at a time (its scratch buffers and helper threads are not re-entrant).
+
+import type { Activation } from '../../spec.ts';
+import type { Dtype, FloatArray } from '../../layout.ts';
+import { jsKernels } from '../js.ts';
+import type { Kernels } from '../kernels.ts';
+import { WasmArena } from './arena.ts';
+import { type KernelExports, instantiateKernels } from './exports.ts';
+import { type GemmKind, GemmThreads } from './gemm-threads.ts';
+import { defaultVariant, loadKernelModule, loadKernelModuleSync } from './load.ts';
+import { type KernelVariant, MAX_PAGES } from './wat/module.ts';
+import { type WasmMemory, wasmApi } from './wasm-api.ts';
+
+export interface WasmKernels extends Kernels {
+  readonly name: 'wasm-simd';
+  /** Whether the GEMMs use relaxed-SIMD fused multiply-add (else f32x4 mul then add). */
+  readonly fma: boolean;
+  readonly memory: WasmMemory;
+  /** Raw module exports (byte addresses), for benchmarks. */
+  readonly exports: KernelExports;
+  readonly arena: WasmArena;
+  /** Whether `view` lives in this backend's memory (calls on it copy nothing). */
+  owns(view: ArrayBufferView): boolean;
+  /** Returns a float32 buffer from `alloc` to the memory; float64 buffers are left to the GC. */
+  free(buf: FloatArray): void;
+  /** Threads running each large product (1 = the caller only). */
+  readonly threads: number;
+  /** Stops the helper threads (the backend keeps working single-threaded). */
+  close(): Promise<void>;
+}
+
+export interface WasmKernelsOptions {
+  /** Initial memory in 64 KiB pages (default 16 = 1 MiB; it grows on demand). */
+  initialPages?: number;
+  /** Maximum memory in pages (default and upper bound: 16384 = 1 GiB). */
+  maximumPages?: number;
+  /** Fused multiply-add GEMMs (default: when relaxed SIMD is available; see relaxed-simd.ts). */
+  fma?: boolean;
+  /**
+   * Threads for large products, the caller included (default 1). Helpers are worker threads on
+   * the same shared memory (createWasmKernels only; the sync variant is single-threaded).
+   */
+  threads?: number;
+  /**
+   * Products below this many flops (2·M·N·K) stay on the calling thread (default 2^22). Measured
+   * at (B, H) = (32, 128): forcing its 1-MFLOP per-step products onto two threads halved
+   * training speed (hand-off costs more than the product); the 34-MFLOP window products gain.
+   */
+  parallelMinFlops?: number;
+}
+
+function variantOf(opts: WasmKernelsOptions): KernelVariant {
+  const variant = defaultVariant();
+  return opts.fma === undefined ? variant : { ...variant, fma: opts.fma };
+}
+
+function createMemory(opts: WasmKernelsOptions): WasmMemory {
+  const maximum = Math.min(opts.maximumPages ?? MAX_PAGES, MAX_PAGES);
+  return new wasmApi.Memory({ initial: opts.initialPages ?? 16, maximum, shared: true });
+}
+
+export async function createWasmKernels(opts: WasmKernelsOptions = {}): Promise<WasmKernels> {
+  const variant = variantOf(opts);
+  const module = await loadKernelModule(variant);
+  const memory = createMemory(opts);
+  const exports = instantiateKernels(module, memory);
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  const pool = threads > 1 ? await GemmThreads.start(module, memory, exports, { helpers: threads - 1 }) : null;
+  return new WasmBackend(memory, exports, variant.fma, pool, opts.parallelMinFlops ?? 2 ** 22);
+}
+
+/** Needs the binary built already (by an earlier `createWasmKernels` or the build script). */
+export function createWasmKernelsSync(opts: WasmKernelsOptions = {}): WasmKernels {
+  const variant = variantOf(opts);
+  const module = loadKernelModuleSync(variant);
+  const memory = createMemory(opts);
+  return new WasmBackend(memory, instantiateKernels(module, memory), variant.fma, null, Infinity);
+}
+
+function need(view: ArrayBufferView & { length: number }, n: number, what: string): void {
+  if (view.length < n) throw new RangeError(`${what}: needs ${n} elements, got ${view.length}`);
+}
+
+const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
+
+class WasmBackend implements WasmKernels {
+  readonly name = 'wasm-simd' as const;
+  readonly arena: WasmArena;
+  private intScratch: Int32Array;
+  private statsScratch: Float32Array;
+  // per-call temporaries for float32 arrays outside the memory (reused lists: no allocation
+  // on the zero-copy path)
+  private readonly tempSources: Float32Array[] = [];
+  private readonly tempCopies: Float32Array[] = [];
+  private readonly tempIsOutput: boolean[] = [];
+
+  constructor(
+    readonly memory: WasmMemory,
+    readonly exports: KernelExports,
+    readonly fma: boolean,
+    private pool: GemmThreads | null,
+    private readonly parallelMinFlops: number,
+  ) {
+    this.arena = new WasmArena(memory);
+    this.intScratch = this.arena.int32(1024);
+    this.statsScratch = this.arena.float32(2048);
+  }
+
+  owns(view: ArrayBufferView): boolean {
+    return this.arena.owns(view);
+  }
+
+  get threads(): number {
+    return this.pool === null ? 1 : this.pool.helpers + 1;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+  }
+
+  /** One product, split over the threads when it is big enough to pay for the hand-off. */
+  private gemm(kind: GemmKind, o: number, a: number, b: number, M: number, N: number, K: number, acc: boolean): void {
+    if (this.pool !== null && M >= 4 && 2 * M * N * K >= this.parallelMinFlops) {
+      this.pool.run(kind, o, a, b, M, N, K, acc ? 1 : 0);
+    } else if (kind === 'nt') this.exports.gemm_nt(o, a, b, M, N, K, acc ? 1 : 0);
+    else if (kind === 'nn') this.exports.gemm_nn(o, a, b, M, N, K, acc ? 1 : 0);
+    else this.exports.gemm_tn(o, a, b, M, N, K, acc ? 1 : 0);
+  }
+
+  alloc(n: number, dtype: Dtype): FloatArray {
+    if (dtype === 'float64') return new Float64Array(n);
+    return this.arena.float32(n);
+  }
+
+  free(buf: FloatArray): void {
+    if (isF32(buf)) this.arena.release(buf);
+  }
+
+  // ---- pointer plumbing -------------------------------------------------------------------
+
+  /**
+   * Byte address of `view` for the kernel; a foreign array gets a temporary copy (always copied
+   * in: the same array may come back as an input of the same call, e.g. in-place activations).
+   */
+  private ptr(view: Float32Array, n: number, what: string, output: boolean): number {
+    need(view, n, what);
+    if (this.arena.owns(view)) return view.byteOffset;
+    const seen = this.tempSources.indexOf(view);
+    if (seen >= 0) {
+      this.tempIsOutput[seen] ||= output;
+      return this.tempCopies[seen].byteOffset;
+    }
+    const copy = this.arena.float32(Math.max(n, 1));
+    copy.set(view.subarray(0, n));
+    this.tempSources.push(view);
+    this.tempCopies.push(copy);
+    this.tempIsOutput.push(output);
+    return copy.byteOffset;
+  }
+
+  /** Copies foreign outputs back and frees the temporaries of this call. */
+  private done(): void {
+    for (let i = 0; i < this.tempSources.length; i++) {
+      const copy = this.tempCopies[i];
+      if (this.tempIsOutput[i]) this.tempSources[i].set(copy.subarray(0, Math.min(copy.length, this.tempSources[i].length)));
+      this.arena.release(copy);
+    }
+    this.tempSources.length = 0;
+    this.tempCopies.length = 0;
+    this.tempIsOutput.length = 0;
+  }
+
+  /** Index arrays (token ids, targets) are small: copied into the scratch region unless owned. */
+  private intPtr(ids: Int32Array, n: number, what: string): number {
+    need(ids, n, what);
+    if (this.arena.owns(ids)) return ids.byteOffset;
+    if (this.intScratch.length < n) {
+      this.arena.release(this.intScratch);
+      this.intScratch = this.arena.int32(Math.max(n, 2 * this.intScratch.length));
+    }
+    this.intScratch.set(ids.subarray(0, n));
+    return this.intScratch.byteOffset;
+  }
+
+  private stats(n: number): Float32Array {
+    if (this.statsScratch.length < n) {
+      this.arena.release(this.statsScratch);
+      this.statsScratch = this.arena.float32(Math.max(n, 2 * this.statsScratch.length));
+    }
+    return this.statsScratch;
+  }
+
+  // ---- products -----------------------------------------------------------------------------
+
+  matmulNT(out: FloatArray, a: FloatArray, b: FloatArray, M: number, N: number, K: number, accumulate: boolean): void {
+    if (!isF32(out) || !isF32(a) || !isF32(b)) return jsKernels.matmulNT(out, a, b, M, N, K, accumulate);
+    const po = this.ptr(out, M * N, 'matmulNT out', true);
+    this.gemm('nt', po, this.ptr(a, M * K, 'matmulNT a', false), this.ptr(b, N * K, 'matmulNT b', false), M, N, K, accumulate);
+    this.done();
+  }
+
+  matmulNN(out: FloatArray, a: FloatArray, b: FloatArray, M: number, N: number, K: number, accumulate: boolean): void {
+    if (!isF32(out) || !isF32(a) || !isF32(b)) return jsKernels.matmulNN(out, a, b, M, N, K, accumulate);
+    const po = this.ptr(out, M * N, 'matmulNN out', true);
+    this.gemm('nn', po, this.ptr(a, M * K, 'matmulNN a', false), this.ptr(b, K * N, 'matmulNN b', false), M, N, K, accumulate);
+    this.done();
+  }
+
+  matmulTN(out: FloatArray, a: FloatArray, b: FloatArray, M: number, N: number, K: number, accumulate: boolean): void {
+    if (!isF32(out) || !isF32(a) || !isF32(b)) return jsKernels.matmulTN(out, a, b, M, N, K, accumulate);
+    const po = this.ptr(out, M * N, 'matmulTN out', true);
+    this.gemm('tn', po, this.ptr(a, K * M, 'matmulTN a', false), this.ptr(b, K * N, 'matmulTN b', false), M, N, K, accumulate);
+    this.done();
+  }
+
+  // ---- token columns ------------------------------------------------------------------------
+
+  private checkIds(ids: Int32Array, B: number, I: number): void {
+    need(ids, B, 'token ids');
+    for (let b = 0; b < B; b++) {
+      if (ids[b] >= I) throw new RangeError(`token id ${ids[b]} out of range [0, ${I})`);
+    }
+  }
+
+  gatherColumnsAdd(out: FloatArray, ids: Int32Array, W: FloatArray, B: number, H: number, I: number): void {
+    if (!isF32(out) || !isF32(W)) return jsKernels.gatherColumnsAdd(out, ids, W, B, H, I);
+    this.checkIds(ids, B, I);
+    const po = this.ptr(out, B * H, 'gatherColumnsAdd out', true);
+    this.exports.gather_columns_add(po, this.intPtr(ids, B, 'token ids'), this.ptr(W, H * I, 'gatherColumnsAdd W', false), B, H, I);
+    this.done();
+  }
+
+  scatterColumnsAdd(dW: FloatArray, ids: Int32Array, dout: FloatArray, B: number, H: number, I: number): void {
+    if (!isF32(dW) || !isF32(dout)) return jsKernels.scatterColumnsAdd(dW, ids, dout, B, H, I);
+    this.checkIds(ids, B, I);
+    const pw = this.ptr(dW, H * I, 'scatterColumnsAdd dW', true);
+    this.exports.scatter_columns_add(pw, this.intPtr(ids, B, 'token ids'), this.ptr(dout, B * H, 'scatterColumnsAdd dout', false), B, H, I);
+    this.done();
+  }
+
+  // ---- bias -----------------------------------------------------------------------------------
+
+  addBias(out: FloatArray, bias: FloatArray, N: number, C: number): void {
+    if (!isF32(out) || !isF32(bias)) return jsKernels.addBias(out, bias, N, C);
+    const po = this.ptr(out, N * C, 'addBias out', true);
+    this.exports.add_bias(po, this.ptr(bias, C, 'addBias bias', false), N, C);
+    this.done();
+  }
+
+  biasGradAdd(dbias: FloatArray, dout: FloatArray, N: number, C: number): void {
+    if (!isF32(dbias) || !isF32(dout)) return jsKernels.biasGradAdd(dbias, dout, N, C);
+    const pb = this.ptr(dbias, C, 'biasGradAdd dbias', true);
+    this.exports.bias_grad_add(pb, this.ptr(dout, N * C, 'biasGradAdd dout', false), N, C);
+    this.done();
+  }
+
+  // ---- activations --------------------------------------------------------------------------
+
+  actForward(out: FloatArray, pre: FloatArray, n: number, act: Activation): void {
+    if (!isF32(out) || !isF32(pre)) return jsKernels.actForward(out, pre, n, act);
+    const po = this.ptr(out, n, 'actForward out', true);
+    const pp = this.ptr(pre, n, 'actForward pre', false);
+    if (act === 'tanh') this.exports.act_tanh(po, pp, n);
+    else this.exports.act_relu(po, pp, n);
+    this.done();
+  }
+
+  actBackward(dpre: FloatArray, dh: FloatArray, h: FloatArray, n: number, act: Activation): void {
+    if (!isF32(dpre) || !isF32(dh) || !isF32(h)) return jsKernels.actBackward(dpre, dh, h, n, act);
+    const pd = this.ptr(dpre, n, 'actBackward dpre', true);
+    const pdh = this.ptr(dh, n, 'actBackward dh', false);
+    const ph = this.ptr(h, n, 'actBackward h', false);
+    if (act === 'tanh') this.exports.act_tanh_backward(pd, pdh, ph, n);
+    else this.exports.act_relu_backward(pd, pdh, ph, n);
+    this.done();
+  }
+
+  // ---- losses ---------------------------------------------------------------------------------
+
+  softmaxCrossEntropyForward(
+    probs: FloatArray, losses: FloatArray, logits: FloatArray, targets: Int32Array, N: number, C: number,
+  ): void {
+    if (!isF32(probs) || !isF32(logits)) return jsKernels.softmaxCrossEntropyForward(probs, losses, logits, targets, N, C);
+    need(targets, N, 'targets');
+    need(losses, N, 'losses');
+    for (let r = 0; r < N; r++) {
+      if (targets[r] >= C) throw new RangeError(`target class ${targets[r]} out of range [0, ${C})`);
+    }
+    const stats = this.stats(2 * N);
+    const pp = this.ptr(probs, N * C, 'softmaxCrossEntropyForward probs', true);
+    this.exports.softmax_rows(pp, stats.byteOffset, this.ptr(logits, N * C, 'softmaxCrossEntropyForward logits', false), N, C);
+    this.done();
+    // one log per row, in double like the reference: log-sum-exp form, exact even when probs[t] underflows
+    for (let r = 0; r < N; r++) {
+      const t = targets[r];
+      losses[r] = t < 0 ? 0 : Math.log(stats[2 * r + 1]) - (logits[r * C + t] - stats[2 * r]);
+    }
+  }
+
+  softmaxCrossEntropyBackward(
+    dlogits: FloatArray, probs: FloatArray, targets: Int32Array, scale: number, N: number, C: number,
+  ): void {
+    if (!isF32(dlogits) || !isF32(probs)) return jsKernels.softmaxCrossEntropyBackward(dlogits, probs, targets, scale, N, C);
+    for (let r = 0; r < N; r++) {
+      if (targets[r] >= C) throw new RangeError(`target class ${targets[r]} out of range [0, ${C})`);
+    }
+    const pd = this.ptr(dlogits, N * C, 'softmaxCrossEntropyBackward dlogits', true);
+    const pp = this.ptr(probs, N * C, 'softmaxCrossEntropyBackward probs', false);
+    this.exports.softmax_xent_backward(pd, pp, this.intPtr(targets, N, 'targets'), N, C, scale);
+    this.done();
+  }
+
+  // Squared error is O(N·C) with N·C = outputs of one window: the reference loops run directly on
+  // the memory's views (no copies), so there is nothing for SIMD to win that matters here.
+  squaredErrorForward(
+    losses: FloatArray, preds: FloatArray, targets: FloatArray, mask: Uint8Array | null, N: number, C: number,
+  ): void {
+    jsKernels.squaredErrorForward(losses, preds, targets, mask, N, C);
+  }
+
+  squaredErrorBackward(
+    dpreds: FloatArray, preds: FloatArray, targets: FloatArray, mask: Uint8Array | null, scale: number, N: number, C: number,
+  ): void {
+    jsKernels.squaredErrorBackward(dpreds, preds, targets, mask, scale, N, C);
+  }
+}

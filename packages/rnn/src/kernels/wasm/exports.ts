@@ -1,0 +1,38 @@
+// The raw exports of the kernel module. Pointers are byte addresses in the shared memory,
+// sizes are element counts, flags are 0/1.
+
+import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.ts';
+
+export interface KernelExports {
+  gemm_nt(out: number, a: number, b: number, M: number, N: number, K: number, accumulate: number): void;
+  gemm_nn(out: number, a: number, b: number, M: number, N: number, K: number, accumulate: number): void;
+  gemm_tn(out: number, a: number, b: number, M: number, N: number, K: number, accumulate: number): void;
+  /** The same products with explicit leading dimensions in bytes (sub-blocks of larger matrices). */
+  gemm_nt_ld(out: number, a: number, b: number, M: number, N: number, K: number, lda: number, ldb: number, ldo: number, accumulate: number): void;
+  gemm_nn_ld(out: number, a: number, b: number, M: number, N: number, K: number, lda: number, ldb: number, ldo: number, accumulate: number): void;
+  gemm_tn_ld(out: number, a: number, b: number, M: number, N: number, K: number, lda: number, ldb: number, ldo: number, accumulate: number): void;
+  act_tanh(out: number, pre: number, n: number): void;
+  act_relu(out: number, pre: number, n: number): void;
+  act_tanh_backward(dpre: number, dh: number, h: number, n: number): void;
+  act_relu_backward(dpre: number, dh: number, h: number, n: number): void;
+  add_bias(out: number, bias: number, N: number, C: number): void;
+  bias_grad_add(dbias: number, dout: number, N: number, C: number): void;
+  gather_columns_add(out: number, ids: number, W: number, B: number, H: number, I: number): void;
+  scatter_columns_add(dW: number, ids: number, dout: number, B: number, H: number, I: number): void;
+  softmax_rows(probs: number, stats: number, logits: number, N: number, C: number): void;
+  softmax_xent_backward(dlogits: number, probs: number, targets: number, N: number, C: number, scale: number): void;
+  simd_peak_8(iterations: number): number;
+  simd_peak_12(iterations: number): number;
+  simd_peak_16(iterations: number): number;
+  simd_peak_24(iterations: number): number;
+  /** Present in the fma build only. */
+  simd_peak_fma_8?(iterations: number): number;
+  simd_peak_fma_12?(iterations: number): number;
+  simd_peak_fma_16?(iterations: number): number;
+  simd_peak_fma_24?(iterations: number): number;
+}
+
+export function instantiateKernels(module: WasmModule, memory: WasmMemory): KernelExports {
+  const instance = new wasmApi.Instance(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}

@@ -1,0 +1,147 @@
+// Both cores for the big products: helper threads instantiate the same kernel module on the same
+// shared memory and each computes a band of output rows, while the calling thread computes the
+// first band itself. Helpers spin briefly and then sleep on a futex (Atomics.wait) between calls,
+// so the back-to-back products of a BPTT window do not pay a wake-up each time.
+//
+// Each output element is computed by exactly the code the single-threaded kernel runs for it
+// (same K order, same chunks), so results are bit-identical to one thread.
+
+import { Worker } from 'node:worker_threads';
+import type { KernelExports } from './exports.ts';
+import type { WasmMemory, WasmModule } from './wasm-api.ts';
+
+export type GemmKind = 'nt' | 'nn' | 'tn';
+const KIND_CODE: Record<GemmKind, number> = { nt: 0, nn: 1, tn: 2 };
+
+// control slot per helper (Int32 words): request sequence, kind (-1 = stop), o, a, b, M, N, K,
+// lda, ldb, ldo, acc, completed sequence
+const SLOT_WORDS = 16;
+const SEQ = 0, KIND = 1, ARGS = 2, DONE = 12;
+const HELPER_TIMEOUT_MS = 60_000;
+
+// Plain JavaScript (an eval worker needs no TypeScript loader, under tsx and vitest alike).
+const HELPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, slot, spinMicros } = workerData;
+const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const c = new Int32Array(control, slot * ${SLOT_WORDS} * 4, ${SLOT_WORDS});
+const run = [ex.gemm_nt_ld, ex.gemm_nn_ld, ex.gemm_tn_ld];
+let seen = 0;
+for (;;) {
+  const spinUntil = performance.now() + spinMicros / 1000;
+  while (Atomics.load(c, ${SEQ}) === seen && performance.now() < spinUntil);
+  Atomics.wait(c, ${SEQ}, seen);
+  seen = Atomics.load(c, ${SEQ});
+  const kind = c[${KIND}];
+  if (kind < 0) break;
+  run[kind](c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
+  Atomics.store(c, ${DONE}, seen);
+  Atomics.notify(c, ${DONE});
+}
+`;
+
+export interface GemmThreadsOptions {
+  /** Helper threads besides the caller (default 1: two cores). */
+  helpers?: number;
+  /** How long an idle helper polls before sleeping, in µs (default 200). */
+  spinMicros?: number;
+}
+
+export class GemmThreads {
+  readonly helpers: number;
+  private readonly control: Int32Array;
+  private readonly slots: Int32Array[] = [];
+  private readonly workers: Worker[] = [];
+  private seq = 0;
+
+  private constructor(
+    private readonly exports: KernelExports,
+    helpers: number,
+  ) {
+    this.helpers = helpers;
+    this.control = new Int32Array(new SharedArrayBuffer(helpers * SLOT_WORDS * 4));
+    for (let h = 0; h < helpers; h++) this.slots.push(this.control.subarray(h * SLOT_WORDS, (h + 1) * SLOT_WORDS));
+  }
+
+  static async start(module: WasmModule, memory: WasmMemory, exports: KernelExports, opts: GemmThreadsOptions = {}): Promise<GemmThreads> {
+    const pool = new GemmThreads(exports, opts.helpers ?? 1);
+    for (let slot = 0; slot < pool.helpers; slot++) {
+      const worker = new Worker(HELPER_SOURCE, {
+        eval: true,
+        workerData: { module, memory, control: pool.control.buffer, slot, spinMicros: opts.spinMicros ?? 200 },
+      });
+      pool.workers.push(worker);
+      await new Promise<void>((resolve, reject) => {
+        worker.once('online', resolve);
+        worker.once('error', reject);
+      });
+      worker.unref(); // once running, an idle pool never keeps the process alive
+    }
+    return pool;
+  }
+
+  /**
+   * out(M, N) (+)= op(a) · op(b) over dense row-major operands at byte addresses, the M rows
+   * split into bands (multiples of 4, so register blocks stay whole) over the caller and the helpers.
+   */
+  run(kind: GemmKind, o: number, a: number, b: number, M: number, N: number, K: number, acc: number): void {
+    const lda = 4 * (kind === 'tn' ? M : K);
+    const ldb = 4 * (kind === 'nt' ? K : N);
+    const ldo = 4 * N;
+    const parts = this.helpers + 1;
+    const band = Math.max(4, Math.ceil(M / parts / 4) * 4);
+    // a's rows of band start m0: (m0, 0) for NT / NN, column m0 of the (K, M) matrix for TN
+    const aAt = (m0: number): number => a + (kind === 'tn' ? 4 * m0 : m0 * lda);
+    const seq = ++this.seq;
+    let posted = 0;
+    for (let h = 0; h < this.helpers; h++) {
+      const m0 = band * (h + 1);
+      if (m0 >= M) break;
+      const c = this.slots[h];
+      c[KIND] = KIND_CODE[kind];
+      c[ARGS] = o + m0 * ldo;
+      c[ARGS + 1] = aAt(m0);
+      c[ARGS + 2] = b;
+      c[ARGS + 3] = Math.min(band, M - m0);
+      c[ARGS + 4] = N;
+      c[ARGS + 5] = K;
+      c[ARGS + 6] = lda;
+      c[ARGS + 7] = ldb;
+      c[ARGS + 8] = ldo;
+      c[ARGS + 9] = acc;
+      Atomics.store(c, SEQ, seq);
+      Atomics.notify(c, SEQ);
+      posted++;
+    }
+    const own = Math.min(band, M);
+    const fn = kind === 'nt' ? this.exports.gemm_nt_ld : kind === 'nn' ? this.exports.gemm_nn_ld : this.exports.gemm_tn_ld;
+    fn(o, a, b, own, N, K, lda, ldb, ldo, acc);
+    for (let h = 0; h < posted; h++) {
+      const c = this.slots[h];
+      // bands are equal, so the helper usually finishes within microseconds of this thread:
+      // poll a little before paying for a futex sleep and wake-up
+      for (let spin = 0; spin < 4096 && Atomics.load(c, DONE) !== seq; spin++);
+      const deadline = Date.now() + HELPER_TIMEOUT_MS;
+      for (;;) {
+        const done = Atomics.load(c, DONE);
+        if (done === seq) break;
+        // a dead helper would otherwise hang the caller (its 'error' event cannot run meanwhile)
+        if (Date.now() > deadline) throw new Error(`wasm GEMM helper thread ${h} did not answer in ${HELPER_TIMEOUT_MS} ms`);
+        Atomics.wait(c, DONE, done, 100);
+      }
+    }
+  }
+
+  /** Stops the helpers. */
+  async close(): Promise<void> {
+    for (let h = 0; h < this.workers.length; h++) {
+      this.workers[h].ref(); // keep the loop alive until its 'exit' arrives
+      const c = this.slots[h];
+      c[KIND] = -1;
+      Atomics.store(c, SEQ, ++this.seq);
+      Atomics.notify(c, SEQ);
+    }
+    await Promise.all(this.workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+    this.workers.length = 0;
+  }
+}

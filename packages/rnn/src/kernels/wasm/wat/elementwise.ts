@@ -1,0 +1,200 @@
+// Fused elementwise kernels: activations and their backward, bias add / gradient, token column
+// gather / scatter, row softmax for cross-entropy. f32x4 main loops with scalar tails.
+// Pointers are byte addresses in the module's memory; counts are in elements.
+
+import type { FloatOps } from './dsl.ts';
+import {
+  add32, get, i32, inc, locals, mul32, params, scalarOps, set, vectorOps, whileLoop,
+} from './dsl.ts';
+import { expInto, tanhInto } from './math.ts';
+
+/**
+ * Loop over byte offset `i` in [0, 4·count): f32x4 steps, then scalar steps. `step(ops)` returns the
+ * statements for one step at `get('i')`; `vars` are float locals it uses (declared in both types).
+ */
+function vectorThenScalar(count: string, step: (ops: FloatOps) => string[]): string {
+  return [
+    set('i', i32(0)),
+    set('end', `(i32.shl ${count} ${i32(2)})`),
+    whileLoop(`(i32.le_u ${add32(get('i'), i32(16))} ${get('end')})`, [...step(vectorOps), inc('i', i32(16))]),
+    whileLoop(`(i32.lt_u ${get('i')} ${get('end')})`, [...step(scalarOps), inc('i', i32(4))]),
+  ].join('\n  ');
+}
+
+/** Declares each name as `${name}_v` (v128) and `${name}_s` (f32); `v(ops, name)` picks one. */
+function floatLocals(names: string[]): string {
+  return `${locals(names.map((n) => `${n}_v`), 'v128')} ${locals(names.map((n) => `${n}_s`), 'f32')}`;
+}
+const v = (ops: FloatOps, name: string): string => `${name}_${ops.type === 'v128' ? 'v' : 's'}`;
+const at = (base: string): string => add32(get(base), get('i'));
+
+function actTanh(): string {
+  return `
+(func (export "act_tanh") ${params(['out', 'pre', 'n'])} (local $i i32) (local $end i32) ${floatLocals(['x', 'x2', 'y'])}
+  ${vectorThenScalar(get('n'), (ops) => [
+    set(v(ops, 'x'), ops.load(at('pre'))),
+    ...tanhInto(ops, v(ops, 'y'), v(ops, 'x'), v(ops, 'x2')),
+    ops.store(at('out'), get(v(ops, 'y'))),
+  ])})`;
+}
+
+function actRelu(): string {
+  // pmax(0, x) = 0 < x ? x : 0, so NaN and -0 map to 0 exactly like `x > 0 ? x : 0`
+  return `
+(func (export "act_relu") ${params(['out', 'pre', 'n'])} (local $i i32) (local $end i32)
+  ${vectorThenScalar(get('n'), (ops) => [
+    ops.type === 'v128'
+      ? ops.store(at('out'), `(f32x4.pmax ${ops.c(0)} ${ops.load(at('pre'))})`)
+      : ops.store(at('out'), `(select ${ops.load(at('pre'))} ${ops.c(0)} (f32.gt ${ops.load(at('pre'))} ${ops.c(0)}))`),
+  ])})`;
+}
+
+function actTanhBackward(): string {
+  return `
+(func (export "act_tanh_backward") ${params(['dpre', 'dh', 'h', 'n'])} (local $i i32) (local $end i32) ${floatLocals(['y'])}
+  ${vectorThenScalar(get('n'), (ops) => [
+    set(v(ops, 'y'), ops.load(at('h'))),
+    ops.store(at('dpre'), ops.mul(ops.load(at('dh')), ops.sub(ops.c(1), ops.mul(get(v(ops, 'y')), get(v(ops, 'y')))))),
+  ])})`;
+}
+
+function actReluBackward(): string {
+  return `
+(func (export "act_relu_backward") ${params(['dpre', 'dh', 'h', 'n'])} (local $i i32) (local $end i32)
+  ${vectorThenScalar(get('n'), (ops) => [
+    ops.type === 'v128'
+      ? ops.store(at('dpre'), `(v128.and ${ops.load(at('dh'))} (f32x4.gt ${ops.load(at('h'))} ${ops.c(0)}))`)
+      : ops.store(at('dpre'), `(select ${ops.load(at('dh'))} ${ops.c(0)} (f32.gt ${ops.load(at('h'))} ${ops.c(0)}))`),
+  ])})`;
+}
+
+/** Loops rows r in [0, N), with `row` = byte address of row r of a (N, C) matrix based at `base`. */
+function overRows(base: string, body: string[]): string {
+  return [
+    set('r', i32(0)),
+    set('row', get(base)),
+    whileLoop(`(i32.lt_s ${get('r')} ${get('N')})`, [...body, inc('r', i32(1)), inc('row', mul32(get('C'), i32(4)))]),
+  ].join('\n  ');
+}
+const ROW_LOCALS = '(local $r i32) (local $row i32) (local $i i32) (local $end i32)';
+const inRow = (): string => add32(get('row'), get('i'));
+
+function addBias(): string {
+  return `
+(func (export "add_bias") ${params(['out', 'bias', 'N', 'C'])} ${ROW_LOCALS}
+  ${overRows('out', [vectorThenScalar(get('C'), (ops) => [
+    ops.store(inRow(), ops.add(ops.load(inRow()), ops.load(at('bias')))),
+  ])])})`;
+}
+
+function biasGradAdd(): string {
+  return `
+(func (export "bias_grad_add") ${params(['dbias', 'dout', 'N', 'C'])} ${ROW_LOCALS}
+  ${overRows('dout', [vectorThenScalar(get('C'), (ops) => [
+    ops.store(at('dbias'), ops.add(ops.load(at('dbias')), ops.load(inRow()))),
+  ])])})`;
+}
+
+/** out(B, H) += W(H, I)[:, ids[b]]; ids are validated (< I) by the caller, ids < 0 skipped. */
+function gatherColumnsAdd(): string {
+  return `
+(func (export "gather_columns_add") ${params(['out', 'ids', 'W', 'B', 'H', 'I'])}
+  (local $b i32) (local $id i32) (local $h i32) (local $po i32) (local $pw i32) (local $stride i32)
+  ${set('stride', mul32(get('I'), i32(4)))}
+  ${whileLoop(`(i32.lt_s ${get('b')} ${get('B')})`, [
+    set('id', `(i32.load ${add32(get('ids'), mul32(get('b'), i32(4)))})`),
+    `(if (i32.ge_s ${get('id')} ${i32(0)}) (then
+      ${set('po', add32(get('out'), mul32(mul32(get('b'), get('H')), i32(4))))}
+      ${set('pw', add32(get('W'), mul32(get('id'), i32(4))))}
+      ${set('h', i32(0))}
+      ${whileLoop(`(i32.lt_s ${get('h')} ${get('H')})`, [
+        `(f32.store ${get('po')} (f32.add (f32.load ${get('po')}) (f32.load ${get('pw')})))`,
+        inc('po', i32(4)), inc('pw', get('stride')), inc('h', i32(1)),
+      ])}))`,
+    inc('b', i32(1)),
+  ])})`;
+}
+
+/** dW(H, I)[:, ids[b]] += dout(B, H)[b, :]; ids < 0 skipped. */
+function scatterColumnsAdd(): string {
+  return `
+(func (export "scatter_columns_add") ${params(['dW', 'ids', 'dout', 'B', 'H', 'I'])}
+  (local $b i32) (local $id i32) (local $h i32) (local $pd i32) (local $pw i32) (local $stride i32)
+  ${set('stride', mul32(get('I'), i32(4)))}
+  ${whileLoop(`(i32.lt_s ${get('b')} ${get('B')})`, [
+    set('id', `(i32.load ${add32(get('ids'), mul32(get('b'), i32(4)))})`),
+    `(if (i32.ge_s ${get('id')} ${i32(0)}) (then
+      ${set('pd', add32(get('dout'), mul32(mul32(get('b'), get('H')), i32(4))))}
+      ${set('pw', add32(get('dW'), mul32(get('id'), i32(4))))}
+      ${set('h', i32(0))}
+      ${whileLoop(`(i32.lt_s ${get('h')} ${get('H')})`, [
+        `(f32.store ${get('pw')} (f32.add (f32.load ${get('pw')}) (f32.load ${get('pd')})))`,
+        inc('pd', i32(4)), inc('pw', get('stride')), inc('h', i32(1)),
+      ])}))`,
+    inc('b', i32(1)),
+  ])})`;
+}
+
+/**
+ * probs(N, C) = softmax(logits) row by row; stats(N, 2) = (row max, Σ exp(logit − max)) so the
+ * caller forms the loss in log-sum-exp form: log(sum) − (logit[t] − max).
+ */
+function softmaxRows(): string {
+  const lane = (x: string, l: number): string => `(f32x4.extract_lane ${l} ${x})`;
+  return `
+(func (export "softmax_rows") ${params(['probs', 'stats', 'logits', 'N', 'C'])} ${ROW_LOCALS}
+  (local $prow i32) (local $max f32) (local $sum f32) ${floatLocals(['m', 'x', 'n', 'e', 'acc', 'w'])}
+  ${set('prow', get('probs'))}
+  ${overRows('logits', [
+    set('m_v', vectorOps.c(-Infinity)),
+    set('m_s', '(f32.const -inf)'),
+    vectorThenScalar(get('C'), (ops) => [set(v(ops, 'm'), ops.max(get(v(ops, 'm')), ops.load(inRow())))]),
+    set('max', `(f32.max (f32.max (f32.max ${lane(get('m_v'), 0)} ${lane(get('m_v'), 1)}) (f32.max ${lane(get('m_v'), 2)} ${lane(get('m_v'), 3)})) ${get('m_s')})`),
+    set('m_v', `(f32x4.splat ${get('max')})`),
+    set('m_s', get('max')),
+    set('acc_v', vectorOps.c(0)),
+    set('acc_s', scalarOps.c(0)),
+    vectorThenScalar(get('C'), (ops) => [
+      set(v(ops, 'x'), ops.sub(ops.load(inRow()), get(v(ops, 'm')))),
+      ...expInto(ops, v(ops, 'e'), v(ops, 'x'), v(ops, 'n'), v(ops, 'w')),
+      ops.store(add32(get('prow'), get('i')), get(v(ops, 'e'))),
+      set(v(ops, 'acc'), ops.add(get(v(ops, 'acc')), get(v(ops, 'e')))),
+    ]),
+    set('sum', `(f32.add (f32.add (f32.add ${lane(get('acc_v'), 0)} ${lane(get('acc_v'), 1)}) (f32.add ${lane(get('acc_v'), 2)} ${lane(get('acc_v'), 3)})) ${get('acc_s')})`),
+    set('m_s', `(f32.div (f32.const 1) ${get('sum')})`),
+    set('m_v', `(f32x4.splat ${get('m_s')})`),
+    vectorThenScalar(get('C'), (ops) => [
+      ops.store(add32(get('prow'), get('i')), ops.mul(ops.load(add32(get('prow'), get('i'))), get(v(ops, 'm')))),
+    ]),
+    `(f32.store ${add32(get('stats'), mul32(get('r'), i32(8)))} ${get('max')})`,
+    `(f32.store offset=4 ${add32(get('stats'), mul32(get('r'), i32(8)))} ${get('sum')})`,
+    inc('prow', mul32(get('C'), i32(4))),
+  ])})`;
+}
+
+/** dlogits(N, C) += scale · (probs − onehot(target)); rows with target < 0 skipped. */
+function softmaxCrossEntropyBackward(): string {
+  return `
+(func (export "softmax_xent_backward") ${params(['dlogits', 'probs', 'targets', 'N', 'C'])} (param $scale f32) ${ROW_LOCALS}
+  (local $prow i32) (local $t i32) (local $scale_v v128) (local $scale_s f32)
+  ${set('scale_s', get('scale'))}
+  ${set('scale_v', `(f32x4.splat ${get('scale')})`)}
+  ${set('prow', get('probs'))}
+  ${overRows('dlogits', [
+    set('t', `(i32.load ${add32(get('targets'), mul32(get('r'), i32(4)))})`),
+    `(if (i32.ge_s ${get('t')} ${i32(0)}) (then
+      ${vectorThenScalar(get('C'), (ops) => [
+        ops.store(inRow(), ops.add(ops.load(inRow()), ops.mul(get(v(ops, 'scale')), ops.load(add32(get('prow'), get('i')))))),
+      ])}
+      ${set('i', add32(get('row'), mul32(get('t'), i32(4))))}
+      (f32.store ${get('i')} (f32.sub (f32.load ${get('i')}) ${get('scale')}))))`,
+    inc('prow', mul32(get('C'), i32(4))),
+  ])})`;
+}
+
+export function elementwiseFunctions(): string {
+  return [
+    actTanh(), actRelu(), actTanhBackward(), actReluBackward(), addBias(), biasGradAdd(),
+    gatherColumnsAdd(), scatterColumnsAdd(), softmaxRows(), softmaxCrossEntropyBackward(),
+  ].join('\n');
+}

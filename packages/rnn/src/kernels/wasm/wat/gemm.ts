@@ -1,0 +1,223 @@
+// Register-blocked f32x4 GEMM kernels for the three products BPTT needs (row-major, f32):
+//
+//   gemm_nt: out(M, N) (+)= a(M, K) · b(N, K)ᵀ   forward x·Wᵀ: dot products along K
+//   gemm_nn: out(M, N) (+)= a(M, K) · b(K, N)    dh_prev = dpre · W
+//   gemm_tn: out(M, N) (+)= a(K, M)ᵀ · b(K, N)   dW += dpreᵀ · x
+//
+// NN and TN are outer-product kernels: a block of MR output rows × NV·4 columns lives in
+// MR·NV f32x4 accumulators; each k broadcasts MR scalars of a and loads NV vectors of b. Their
+// drivers walk row panels × K chunks (GotoBLAS order) so long-K products stay in cache.
+// NT keeps MR rows of a against NR rows of b, one f32x4 partial dot per pair, reduced
+// horizontally at the end (K tail done in scalar). Edges use 1-row / 1-vector / scalar blocks.
+// Every block reads `out` first when `acc` is set, so overwrite never needs a separate clear.
+
+import {
+  type FloatOps, add32, doWhile, get, i32, inc, locals, mul32, params, scalarOps, set, vectorFmaOps, vectorOps, whileLoop,
+} from './dsl.ts';
+
+export interface GemmBlocking {
+  /** Rows per outer-product block (NN, TN). */
+  outerRows: number;
+  /** f32x4 vectors per outer-product block row (columns = 4 × this). */
+  outerVectors: number;
+  /** Rows of a per dot-product block (NT). */
+  dotRows: number;
+  /** Rows of b per dot-product block (NT). */
+  dotCols: number;
+  /**
+   * K chunk for NN / TN: the sweep over all output blocks runs once per chunk of K so the
+   * chunk's panels of a and b stay in L2 (a long K otherwise streams b from memory per block).
+   */
+  kChunk: number;
+  /** Row panel for NN / TN: the K chunks run per panel of this many output rows, which stays in L2. */
+  mChunk: number;
+}
+
+// V8 on x64 has 16 xmm registers for wasm SIMD: blocks are sized so the accumulators, the
+// broadcast scalars and one b vector fit without spills. 4×8 (outer) and 2×4 (dot) measured
+// best or within noise of it on both builds (`bench/gemm.ts --sweep`).
+export const DEFAULT_BLOCKING: GemmBlocking = { outerRows: 4, outerVectors: 2, dotRows: 2, dotCols: 4, kChunk: 64, mChunk: 64 };
+
+const BLOCK_PARAMS = params(['o', 'a', 'b', 'K', 'lda', 'ldb', 'ldo', 'acc']);
+
+/** width > 0: width f32x4 columns; width 0: one scalar column. */
+function outerBlock(kind: 'nn' | 'tn', mr: number, width: number, vops: FloatOps): string {
+  const ops = width > 0 ? vops : scalarOps;
+  const nv = Math.max(width, 1);
+  const bytes = width > 0 ? 16 : 4;
+  const name = `${kind}_${mr}x${width > 0 ? width * 4 : 1}`;
+  const c = (r: number, v: number): string => `c${r}_${v}`;
+  const cNames: string[] = [];
+  for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) cNames.push(c(r, v));
+  const rows = [...Array(mr).keys()];
+  const vecs = [...Array(nv).keys()];
+  // a(i0 + r, k), broadcast to 4 lanes by one load32_splat: NN rows advance 4 bytes per k; TN
+  // columns sit at constant offsets 4r. (Unrolling k by 2 made V8 hoist both steps' loads and
+  // spill accumulators: one step per iteration compiles to loads + FMAs with no spills.)
+  const load = width > 0 ? 'v128.load32_splat' : 'f32.load';
+  const aLoad = (r: number): string =>
+    kind === 'nn' ? `(${load} ${get(`pa${r}`)})` : `(${load} offset=${4 * r} ${get('pa')})`;
+  const body: string[] = [];
+  for (const r of rows) body.push(set(`s${r}`, aLoad(r)));
+  for (const v of vecs) {
+    body.push(set('bv', ops.load(get('pb'), v * bytes)));
+    for (const r of rows) body.push(set(c(r, v), ops.madd(get(`s${r}`), get('bv'), get(c(r, v)))));
+  }
+  if (kind === 'nn') for (const r of rows) body.push(inc(`pa${r}`, i32(4)));
+  else body.push(inc('pa', get('lda')));
+  body.push(inc('pb', get('ldb')));
+  body.push(set('k', `(i32.sub ${get('k')} ${i32(1)})`));
+  const aPointers = kind === 'nn' ? rows.map((r) => `pa${r}`) : ['pa'];
+  return `
+(func $${name} ${BLOCK_PARAMS}
+  ${locals(cNames, ops.type)} ${locals(rows.map((r) => `s${r}`), ops.type)} (local $bv ${ops.type})
+  ${locals(rows.map((r) => `po${r}`), 'i32')} ${locals(aPointers, 'i32')} (local $pb i32) (local $k i32)
+  ${rows.map((r) => set(`po${r}`, add32(get('o'), mul32(get('ldo'), i32(r))))).join('\n  ')}
+  (if ${get('acc')} (then
+    ${cNames.map((n, idx) => set(n, ops.load(get(`po${Math.floor(idx / nv)}`), (idx % nv) * bytes))).join('\n    ')}))
+  ${kind === 'nn' ? rows.map((r) => set(`pa${r}`, add32(get('a'), mul32(get('lda'), i32(r))))).join('\n  ') : set('pa', get('a'))}
+  ${set('pb', get('b'))}
+  ${set('k', get('K'))}
+  (if (i32.gt_s ${get('k')} ${i32(0)}) (then
+    ${doWhile(body, get('k'))}))
+  ${cNames.map((n, idx) => ops.store(get(`po${Math.floor(idx / nv)}`), get(n), (idx % nv) * bytes)).join('\n  ')})`;
+}
+
+function dotBlock(mr: number, nr: number, vops: FloatOps): string {
+  const name = `nt_${mr}x${nr}`;
+  const rows = [...Array(mr).keys()];
+  const cols = [...Array(nr).keys()];
+  const pairs = rows.flatMap((r) => cols.map((c) => [r, c] as const));
+  const vAt = (p: string): string => add32(get(p), get('off'));
+  const vecBody: string[] = [];
+  for (const r of rows) vecBody.push(set(`av${r}`, vectorOps.load(vAt(`pa${r}`))));
+  for (const c of cols) {
+    vecBody.push(set('bv', vectorOps.load(vAt(`pb${c}`))));
+    for (const r of rows) {
+      vecBody.push(set(`c${r}_${c}`, vops.madd(get(`av${r}`), get('bv'), get(`c${r}_${c}`))));
+    }
+  }
+  vecBody.push(inc('off', i32(16)));
+  const tailBody: string[] = [];
+  for (const r of rows) tailBody.push(set(`as${r}`, scalarOps.load(vAt(`pa${r}`))));
+  for (const c of cols) {
+    tailBody.push(set('bs', scalarOps.load(vAt(`pb${c}`))));
+    for (const r of rows) tailBody.push(set(`t${r}_${c}`, scalarOps.add(get(`t${r}_${c}`), scalarOps.mul(get(`as${r}`), get('bs')))));
+  }
+  tailBody.push(inc('off', i32(4)));
+  const lane = (v: string, l: number): string => `(f32x4.extract_lane ${l} ${v})`;
+  const hsum = (v: string): string =>
+    `(f32.add (f32.add ${lane(v, 0)} ${lane(v, 1)}) (f32.add ${lane(v, 2)} ${lane(v, 3)}))`;
+  const rowAddr = (r: number): string => add32(get('o'), mul32(get('ldo'), i32(r)));
+  return `
+(func $${name} ${BLOCK_PARAMS}
+  ${locals(pairs.map(([r, c]) => `c${r}_${c}`), 'v128')} ${locals(rows.map((r) => `av${r}`), 'v128')} (local $bv v128)
+  ${locals(pairs.map(([r, c]) => `t${r}_${c}`), 'f32')} ${locals(rows.map((r) => `as${r}`), 'f32')} (local $bs f32)
+  ${locals(rows.map((r) => `pa${r}`), 'i32')} ${locals(cols.map((c) => `pb${c}`), 'i32')} (local $off i32) (local $end i32)
+  ${rows.map((r) => set(`pa${r}`, add32(get('a'), mul32(get('lda'), i32(r))))).join('\n  ')}
+  ${cols.map((c) => set(`pb${c}`, add32(get('b'), mul32(get('ldb'), i32(c))))).join('\n  ')}
+  ${set('end', `(i32.shl (i32.shr_u ${get('K')} ${i32(2)}) ${i32(4)})`)}
+  (if (i32.gt_s ${get('end')} ${i32(0)}) (then
+    ${doWhile(vecBody, `(i32.lt_u ${get('off')} ${get('end')})`)}))
+  ${pairs.map(([r, c]) => set(`t${r}_${c}`, hsum(get(`c${r}_${c}`)))).join('\n  ')}
+  ${set('end', `(i32.shl ${get('K')} ${i32(2)})`)}
+  ${whileLoop(`(i32.lt_u ${get('off')} ${get('end')})`, tailBody)}
+  (if ${get('acc')} (then
+    ${pairs.map(([r, c]) => set(`t${r}_${c}`, scalarOps.add(get(`t${r}_${c}`), scalarOps.load(rowAddr(r), 4 * c)))).join('\n    ')}))
+  ${pairs.map(([r, c]) => scalarOps.store(rowAddr(r), get(`t${r}_${c}`), 4 * c)).join('\n  ')})`;
+}
+
+// Drivers take explicit leading dimensions (bytes between rows) so a caller can run a sub-block
+// of a product, e.g. one thread's share of the output rows; gemm_xx wrappers pass the dense ones.
+const DRIVER_PARAMS = params(['o', 'a', 'b', 'M', 'N', 'K', 'lda', 'ldb', 'ldo', 'acc']);
+const DRIVER_LOCALS = locals(['i', 'j', 'pa', 'po'], 'i32');
+
+/** Exported dense entry point: leading dimensions from the shapes. */
+function denseWrapper(kind: 'nn' | 'tn' | 'nt'): string {
+  const lda = kind === 'tn' ? get('M') : get('K');
+  const ldb = kind === 'nt' ? get('K') : get('N');
+  return `
+(func (export "gemm_${kind}") ${params(['o', 'a', 'b', 'M', 'N', 'K', 'acc'])}
+  (call $gemm_${kind}_ld ${get('o')} ${get('a')} ${get('b')} ${get('M')} ${get('N')} ${get('K')}
+    ${mul32(lda, i32(4))} ${mul32(ldb, i32(4))} ${mul32(get('N'), i32(4))} ${get('acc')}))`;
+}
+
+function call(block: string, oAddr: string, bAddr: string, k = 'K', acc = 'acc'): string {
+  return `(call $${block} ${oAddr} ${get('pa')} ${bAddr} ${get(k)} ${get('lda')} ${get('ldb')} ${get('ldo')} ${get(acc)})`;
+}
+
+/** Row loop shared by all drivers: rows [i, end) in full blocks of `mr` rows, then single rows. */
+function rowLoop(mr: number, rowBlock: (mr: number) => string[], end = 'M'): string {
+  return [
+    whileLoop(`(i32.le_s ${add32(get('i'), i32(mr))} ${get(end)})`, [...rowBlock(mr), inc('i', i32(mr))]),
+    whileLoop(`(i32.lt_s ${get('i')} ${get(end)})`, [...rowBlock(1), inc('i', i32(1))]),
+  ].join('\n  ');
+}
+
+function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, mChunk: number): string {
+  const colsPerBlock = nv * 4;
+  const oAt = add32(get('po'), mul32(get('j'), i32(4)));
+  const bAt = add32(get('bk'), mul32(get('j'), i32(4)));
+  const rowBlock = (rows: number): string[] => [
+    set('pa', kind === 'nn' ? add32(get('ak'), mul32(get('i'), get('lda'))) : add32(get('ak'), mul32(get('i'), i32(4)))),
+    set('po', add32(get('o'), mul32(get('i'), get('ldo')))),
+    set('j', i32(0)),
+    whileLoop(`(i32.le_s ${add32(get('j'), i32(colsPerBlock))} ${get('N')})`, [
+      call(`${kind}_${rows}x${colsPerBlock}`, oAt, bAt, 'kc', 'accK'), inc('j', i32(colsPerBlock)),
+    ]),
+    ...(nv > 1
+      ? [whileLoop(`(i32.le_s ${add32(get('j'), i32(4))} ${get('N')})`, [call(`${kind}_${rows}x4`, oAt, bAt, 'kc', 'accK'), inc('j', i32(4))])]
+      : []),
+    whileLoop(`(i32.lt_s ${get('j')} ${get('N')})`, [call(`${kind}_${rows}x1`, oAt, bAt, 'kc', 'accK'), inc('j', i32(1))]),
+  ];
+  // panels of mChunk rows (GotoBLAS order: the panel of out stays in cache across K chunks);
+  // chunk k0..k0+kc: a moves 4 bytes per k (NN) or one row (TN), b one row per k; after the
+  // first chunk every block accumulates. K = 0 still runs one (empty) chunk so overwrite clears.
+  return `
+(func $gemm_${kind}_ld (export "gemm_${kind}_ld") ${DRIVER_PARAMS} ${DRIVER_LOCALS} (local $k0 i32) (local $kc i32) (local $ak i32) (local $bk i32) (local $i0 i32) (local $iEnd i32) (local $accK i32)
+  (loop $panels
+    ${set('iEnd', `(select ${add32(get('i0'), i32(mChunk))} ${get('M')} (i32.lt_s ${add32(get('i0'), i32(mChunk))} ${get('M')}))`)}
+    ${set('k0', i32(0))}
+    ${set('accK', get('acc'))}
+    (loop $chunks
+      ${set('kc', `(select ${i32(kChunk)} (i32.sub ${get('K')} ${get('k0')}) (i32.lt_s ${i32(kChunk)} (i32.sub ${get('K')} ${get('k0')})))`)}
+      ${set('ak', add32(get('a'), mul32(get('k0'), kind === 'nn' ? i32(4) : get('lda'))))}
+      ${set('bk', add32(get('b'), mul32(get('k0'), get('ldb'))))}
+      ${set('i', get('i0'))}
+      ${rowLoop(mr, rowBlock, 'iEnd')}
+      ${set('accK', i32(1))}
+      ${inc('k0', get('kc'))}
+      (br_if $chunks (i32.lt_s ${get('k0')} ${get('K')})))
+    ${set('i0', get('iEnd'))}
+    (br_if $panels (i32.lt_s ${get('i0')} ${get('M')}))))`;
+}
+
+function dotDriver(mr: number, nr: number): string {
+  const oAt = add32(get('po'), mul32(get('j'), i32(4)));
+  const bAt = add32(get('b'), mul32(get('j'), get('ldb')));
+  const rowBlock = (rows: number): string[] => [
+    set('pa', add32(get('a'), mul32(get('i'), get('lda')))),
+    set('po', add32(get('o'), mul32(get('i'), get('ldo')))),
+    set('j', i32(0)),
+    whileLoop(`(i32.le_s ${add32(get('j'), i32(nr))} ${get('N')})`, [call(`nt_${rows}x${nr}`, oAt, bAt), inc('j', i32(nr))]),
+    whileLoop(`(i32.lt_s ${get('j')} ${get('N')})`, [call(`nt_${rows}x1`, oAt, bAt), inc('j', i32(1))]),
+  ];
+  return `
+(func $gemm_nt_ld (export "gemm_nt_ld") ${DRIVER_PARAMS} ${DRIVER_LOCALS}
+  ${rowLoop(mr, rowBlock)})`;
+}
+
+/** `fma`: multiply-adds as relaxed-SIMD f32x4.relaxed_madd (needs the relaxed-simd feature). */
+export function gemmFunctions(blocking: GemmBlocking = DEFAULT_BLOCKING, fma = false): string {
+  const vops = fma ? vectorFmaOps : vectorOps;
+  const { outerRows: mr, outerVectors: nv, dotRows, dotCols, kChunk, mChunk } = blocking;
+  const parts: string[] = [];
+  for (const kind of ['nn', 'tn'] as const) {
+    const widths = [...new Set([nv, 1, 0])];
+    for (const rows of [...new Set([mr, 1])]) for (const w of widths) parts.push(outerBlock(kind, rows, w, vops));
+    parts.push(outerDriver(kind, mr, nv, kChunk, mChunk), denseWrapper(kind));
+  }
+  for (const rows of [...new Set([dotRows, 1])]) for (const cols of [...new Set([dotCols, 1])]) parts.push(dotBlock(rows, cols, vops));
+  parts.push(dotDriver(dotRows, dotCols), denseWrapper('nt'));
+  return parts.join('\n');
+}

@@ -1,0 +1,402 @@
+// The WASM SIMD backend against the plain TypeScript reference: every kernel, on random shapes
+// including edge sizes (1×1, odd, not multiples of the 4-row / 8-column blocks), overwrite and
+// accumulate, zero-copy buffers from the backend's memory and foreign Float32Arrays.
+
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsKernels } from '../src/kernels/js.ts';
+import { assemble, kernelSource } from '../src/kernels/wasm/build.ts';
+import { type WasmKernels, createWasmKernels, createWasmKernelsSync } from '../src/kernels/wasm/backend.ts';
+import { buildCachedKernelBinary, defaultVariant, loadKernelModule, loadKernelModuleSync } from '../src/kernels/wasm/load.ts';
+import { DEFAULT_BLOCKING } from '../src/kernels/wasm/wat/gemm.ts';
+import { relaxedSimdAvailable } from '../src/kernels/wasm/relaxed-simd.ts';
+import { PLAIN_VARIANT } from '../src/kernels/wasm/wat/module.ts';
+import type { Dataset } from '../src/data/dataset.ts';
+import type { TrainSpec } from '../src/spec.ts';
+import { Trainer } from '../src/trainer.ts';
+import { lmSpec, randomSequences, randomTokens, seqSpec } from './helpers/specs.ts';
+
+// the default backend (fma where relaxed SIMD is available) and, for the GEMMs, the plain build
+let wk: WasmKernels;
+const gemmBackends: Record<string, WasmKernels> = {};
+const BUILDS = ['mul+add', ...(relaxedSimdAvailable() ? ['fma'] : [])];
+beforeAll(async () => {
+  wk = await createWasmKernels();
+  gemmBackends['mul+add'] = await createWasmKernels({ fma: false });
+  if (BUILDS.includes('fma')) gemmBackends.fma = await createWasmKernels({ fma: true });
+});
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A buffer in the wasm memory and an identical plain Float32Array. */
+function pair(n: number, rand: () => number, scale = 1, backend = wk): [Float32Array, Float32Array] {
+  const w = backend.alloc(n, 'float32') as Float32Array;
+  for (let i = 0; i < n; i++) w[i] = (rand() * 2 - 1) * scale;
+  return [w, Float32Array.from(w)];
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: (i: number) => number, what: string): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const diff = Math.abs(actual[i] - expected[i]);
+    if (!(diff <= tol(i))) {
+      throw new Error(`${what}: element ${i}: wasm ${actual[i]} vs js ${expected[i]} (|diff| ${diff} > ${tol(i)})`);
+    }
+  }
+}
+
+type Product = 'matmulNT' | 'matmulNN' | 'matmulTN';
+const aSize = (M: number, K: number): number => M * K;
+const bSize = (N: number, K: number): number => N * K;
+
+// [M, N, K]: 1×1, odd, below / across / not multiples of every block size, BPTT shapes, K = 0
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [1, 1, 5], [2, 3, 1], [3, 5, 7], [4, 8, 4], [4, 16, 16], [5, 9, 3], [7, 13, 11],
+  [9, 17, 33], [13, 31, 29], [16, 65, 128], [32, 128, 128], [33, 7, 2], [1, 37, 19], [6, 4, 0],
+  [5, 9, 300], [3, 17, 257], [9, 20, 64], // K longer than the K chunk, and a whole number of chunks
+  [70, 20, 130], [131, 9, 65], [128, 8, 3], // M over the row panel, and a whole number of panels
+];
+
+describe('wasm GEMM kernels vs JS reference', () => {
+  for (const build of BUILDS) for (const product of ['matmulNT', 'matmulNN', 'matmulTN'] as Product[]) {
+    for (const accumulate of [false, true]) {
+      it(`${product} accumulate=${accumulate} (${build})`, () => {
+        const g = gemmBackends[build];
+        expect(g.fma).toBe(build === 'fma');
+        const rand = rng(product.length * 7 + (accumulate ? 1 : 0));
+        for (const [M, N, K] of SHAPES) {
+          const [a, aRef] = pair(aSize(M, K), rand, 1, g);
+          const [b, bRef] = pair(bSize(N, K), rand, 1, g);
+          const [out, outRef] = pair(M * N, rand, 1, g);
+          g[product](out, a, b, M, N, K, accumulate);
+          jsKernels[product](outRef, aRef, bRef, M, N, K, accumulate);
+          // bound: float32 rounding of each of K products and sums of magnitudes Σ|a||b| (+|out|)
+          const mag = new Float64Array(M * N);
+          const abs = (x: Float32Array): Float64Array => Float64Array.from(x, Math.abs);
+          jsKernels[product](mag, abs(aRef), abs(bRef), M, N, K, false);
+          expectClose(out, outRef, (i) => (K + 2) * 1.2e-7 * (mag[i] + (accumulate ? 1 : 0)) + 1e-30, `${product} ${M}x${N}x${K}`);
+          for (const buf of [a, b, out]) g.free(buf);
+        }
+      });
+    }
+  }
+
+  it('overwrite ignores whatever the output held (NaN included)', () => {
+    const rand = rng(3);
+    for (const product of ['matmulNT', 'matmulNN', 'matmulTN'] as Product[]) {
+      const [M, N, K] = [5, 11, 6];
+      const [a, aRef] = pair(M * K, rand);
+      const [b, bRef] = pair(N * K, rand);
+      const out = wk.alloc(M * N, 'float32') as Float32Array;
+      out.fill(Number.NaN);
+      const outRef = new Float32Array(M * N);
+      wk[product](out, a, b, M, N, K, false);
+      jsKernels[product](outRef, aRef, bRef, M, N, K, false);
+      expectClose(out, outRef, () => 1e-5, product);
+    }
+  });
+
+  it('works on subarray views (the engine slices hs per step)', () => {
+    const rand = rng(4);
+    const [M, N, K] = [6, 10, 9];
+    const [big, bigRef] = pair(3 * M * K, rand);
+    const [w, wRef] = pair(N * K, rand);
+    const [out, outRef] = pair(M * N, rand);
+    wk.matmulNT(out, big.subarray(M * K, 2 * M * K), w, M, N, K, true);
+    jsKernels.matmulNT(outRef, bigRef.subarray(M * K, 2 * M * K), wRef, M, N, K, true);
+    expectClose(out, outRef, () => 1e-5, 'subarray');
+  });
+
+  it('foreign Float32Arrays are copied in and out; float64 runs on the JS reference', () => {
+    const rand = rng(5);
+    const [M, N, K] = [7, 9, 5];
+    const a = Float32Array.from({ length: M * K }, () => rand() - 0.5);
+    const b = Float32Array.from({ length: K * N }, () => rand() - 0.5);
+    const out = Float32Array.from({ length: M * N }, () => rand() - 0.5);
+    const outRef = Float32Array.from(out);
+    wk.matmulNN(out, a, b, M, N, K, true);
+    jsKernels.matmulNN(outRef, a, b, M, N, K, true);
+    expect(wk.owns(out)).toBe(false);
+    expectClose(out, outRef, () => 1e-5, 'foreign');
+    // in-place activation on a foreign array: same array as input and output
+    const h = Float32Array.from({ length: 13 }, () => rand() * 4 - 2);
+    const hRef = Float32Array.from(h);
+    wk.actForward(h, h, 13, 'tanh');
+    jsKernels.actForward(hRef, hRef, 13, 'tanh');
+    expectClose(h, hRef, () => 1e-6, 'foreign in-place tanh');
+
+    const a64 = Float64Array.from(a);
+    const b64 = Float64Array.from(b);
+    const o64 = wk.alloc(M * N, 'float64');
+    expect(o64).toBeInstanceOf(Float64Array);
+    const oRef64 = new Float64Array(M * N);
+    wk.matmulNN(o64, a64, b64, M, N, K, false);
+    jsKernels.matmulNN(oRef64, a64, b64, M, N, K, false);
+    expect(Array.from(o64)).toEqual(Array.from(oRef64));
+  });
+
+  it('rejects buffers too small for the stated shape', () => {
+    const a = wk.alloc(6, 'float32');
+    const b = wk.alloc(6, 'float32');
+    const out = wk.alloc(3, 'float32');
+    expect(() => wk.matmulNT(out, a, b, 2, 2, 3, false)).toThrow(/matmulNT out: needs 4 elements, got 3/);
+  });
+});
+
+describe('wasm elementwise kernels vs JS reference', () => {
+  const SIZES = [1, 3, 4, 5, 16, 33, 127, 4096];
+
+  it('tanh forward (in place and not) and backward', () => {
+    const rand = rng(11);
+    for (const n of SIZES) {
+      const [pre, preRef] = pair(n, rand, 6);
+      if (n > 8) pre.set([0, -0, 20, -20, 1e-6, -1e-30, 7.9, -8]), preRef.set(pre.subarray(0, 8));
+      const out = wk.alloc(n, 'float32') as Float32Array;
+      const outRef = new Float32Array(n);
+      wk.actForward(out, pre, n, 'tanh');
+      jsKernels.actForward(outRef, preRef, n, 'tanh');
+      expectClose(out, outRef, (i) => 5e-7 * Math.max(Math.abs(outRef[i]), 1e-30) + 1e-37, `tanh n=${n}`);
+      wk.actForward(pre, pre, n, 'tanh');
+      expectClose(pre, out, () => 0, `tanh in place n=${n}`);
+
+      const [dh, dhRef] = pair(n, rand);
+      const dpre = wk.alloc(n, 'float32') as Float32Array;
+      const dpreRef = new Float32Array(n);
+      wk.actBackward(dpre, dh, out, n, 'tanh');
+      jsKernels.actBackward(dpreRef, dhRef, out, n, 'tanh');
+      expectClose(dpre, dpreRef, (i) => 2.5e-7 * Math.abs(dhRef[i]), `tanh backward n=${n}`);
+    }
+  });
+
+  it('relu forward and backward match exactly (NaN and -0 give 0)', () => {
+    const rand = rng(12);
+    for (const n of SIZES) {
+      const [pre, preRef] = pair(n, rand);
+      if (n >= 4) pre.set([Number.NaN, -0, 0, 1e-40]), preRef.set(pre.subarray(0, 4));
+      const out = wk.alloc(n, 'float32') as Float32Array;
+      const outRef = new Float32Array(n);
+      wk.actForward(out, pre, n, 'relu');
+      jsKernels.actForward(outRef, preRef, n, 'relu');
+      expect(Array.from(out)).toEqual(Array.from(outRef));
+      const [dh, dhRef] = pair(n, rand);
+      const dpre = wk.alloc(n, 'float32') as Float32Array;
+      const dpreRef = new Float32Array(n);
+      wk.actBackward(dpre, dh, out, n, 'relu');
+      jsKernels.actBackward(dpreRef, dhRef, outRef, n, 'relu');
+      expect(Array.from(dpre)).toEqual(Array.from(dpreRef));
+    }
+  });
+
+  it('bias add and bias gradient', () => {
+    const rand = rng(13);
+    for (const [N, C] of [[1, 1], [3, 5], [4, 8], [7, 65], [32, 128], [2, 3]]) {
+      const [out, outRef] = pair(N * C, rand);
+      const [bias, biasRef] = pair(C, rand);
+      wk.addBias(out, bias, N, C);
+      jsKernels.addBias(outRef, biasRef, N, C);
+      expect(Array.from(out)).toEqual(Array.from(outRef)); // one f32 add each: exact
+      const [dbias, dbiasRef] = pair(C, rand);
+      wk.biasGradAdd(dbias, out, N, C);
+      jsKernels.biasGradAdd(dbiasRef, outRef, N, C);
+      expect(Array.from(dbias)).toEqual(Array.from(dbiasRef)); // same order of f32 adds: exact
+    }
+  });
+
+  it('token column gather / scatter, padding ids skipped, out-of-range ids rejected', () => {
+    const rand = rng(14);
+    for (const [B, H, I] of [[1, 1, 1], [5, 7, 3], [32, 128, 65], [3, 9, 200]]) {
+      const ids = Int32Array.from({ length: B }, (_, b) => (b % 4 === 3 ? -1 : Math.floor(rand() * I)));
+      const [W, WRef] = pair(H * I, rand);
+      const [out, outRef] = pair(B * H, rand);
+      wk.gatherColumnsAdd(out, ids, W, B, H, I);
+      jsKernels.gatherColumnsAdd(outRef, ids, WRef, B, H, I);
+      expect(Array.from(out)).toEqual(Array.from(outRef));
+      const [dW, dWRef] = pair(H * I, rand);
+      wk.scatterColumnsAdd(dW, ids, out, B, H, I);
+      jsKernels.scatterColumnsAdd(dWRef, ids, outRef, B, H, I);
+      expect(Array.from(dW)).toEqual(Array.from(dWRef));
+    }
+    const W = wk.alloc(6, 'float32');
+    const out = wk.alloc(4, 'float32');
+    expect(() => wk.gatherColumnsAdd(out, Int32Array.of(0, 3), W, 2, 2, 3)).toThrow(/token id 3 out of range \[0, 3\)/);
+    expect(() => wk.scatterColumnsAdd(W, Int32Array.of(5, 0), out, 2, 2, 3)).toThrow(RangeError);
+  });
+
+  it('softmax cross-entropy forward and backward, masked rows, extreme logits', () => {
+    const rand = rng(15);
+    for (const [N, C] of [[1, 1], [3, 2], [5, 7], [64, 65], [9, 128], [2, 1000]]) {
+      const [logits, logitsRef] = pair(N * C, rand, 8);
+      if (C >= 4) logits.set([100, -100, 0, 88], 0), logitsRef.set(logits.subarray(0, 4)); // probs underflow
+      const targets = Int32Array.from({ length: N }, (_, r) => (r % 5 === 4 ? -1 : Math.floor(rand() * C)));
+      targets[0] = C >= 2 ? 1 : 0; // the -100 logit: log-sum-exp keeps the loss finite
+      const probs = wk.alloc(N * C, 'float32') as Float32Array;
+      const losses = wk.alloc(N, 'float32') as Float32Array;
+      const probsRef = new Float32Array(N * C);
+      const lossesRef = new Float32Array(N);
+      wk.softmaxCrossEntropyForward(probs, losses, logits, targets, N, C);
+      jsKernels.softmaxCrossEntropyForward(probsRef, lossesRef, logitsRef, targets, N, C);
+      expectClose(probs, probsRef, (i) => 1e-6 * probsRef[i] + 1e-37, `probs ${N}x${C}`);
+      expectClose(losses, lossesRef, (i) => 1e-6 * Math.abs(lossesRef[i]) + 1e-6, `losses ${N}x${C}`);
+      expect(Number.isFinite(losses[0])).toBe(true);
+
+      const [dlogits, dlogitsRef] = pair(N * C, rand);
+      wk.softmaxCrossEntropyBackward(dlogits, probs, targets, 0.37, N, C);
+      jsKernels.softmaxCrossEntropyBackward(dlogitsRef, probs, targets, 0.37, N, C);
+      expectClose(dlogits, dlogitsRef, (i) => 2.5e-7 * (Math.abs(dlogitsRef[i]) + 1), `dlogits ${N}x${C}`);
+    }
+    const logits = wk.alloc(4, 'float32');
+    expect(() =>
+      wk.softmaxCrossEntropyForward(wk.alloc(4, 'float32'), wk.alloc(2, 'float32'), logits, Int32Array.of(0, 2), 2, 2),
+    ).toThrow(/target class 2 out of range \[0, 2\)/);
+  });
+
+  it('squared error (delegated loops) agrees on wasm buffers', () => {
+    const rand = rng(16);
+    const [N, C] = [6, 3];
+    const [preds, predsRef] = pair(N * C, rand);
+    const [targets, targetsRef] = pair(N * C, rand);
+    const mask = Uint8Array.of(1, 0, 1, 1, 0, 1);
+    const losses = wk.alloc(N, 'float32');
+    const lossesRef = new Float32Array(N);
+    wk.squaredErrorForward(losses, preds, targets, mask, N, C);
+    jsKernels.squaredErrorForward(lossesRef, predsRef, targetsRef, mask, N, C);
+    expect(Array.from(losses)).toEqual(Array.from(lossesRef));
+  });
+});
+
+describe('wasm memory and build', () => {
+  it('alloc returns zeroed buffers, reuses freed blocks, and views survive memory growth', () => {
+    const a = wk.alloc(100, 'float32') as Float32Array;
+    a.fill(7);
+    const start = a.byteOffset;
+    wk.free(a);
+    const b = wk.alloc(100, 'float32') as Float32Array;
+    expect(b.byteOffset).toBe(start);
+    expect(b.every((x) => x === 0)).toBe(true);
+    b.fill(3);
+    const before = wk.memory.buffer.byteLength;
+    const big = wk.alloc(8 * 1024 * 1024, 'float32'); // 32 MiB: forces a grow
+    expect(wk.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(b[99]).toBe(3); // shared memory: old views are not detached
+    expect(wk.owns(b)).toBe(true);
+    expect(wk.owns(big)).toBe(true);
+    const out = wk.alloc(1, 'float32');
+    wk.matmulNT(out, b.subarray(0, 4), b.subarray(4, 8), 1, 1, 4, false);
+    expect(out[0]).toBe(36);
+    wk.free(big);
+    wk.free(b);
+  });
+
+  it('a fresh build from source is byte-identical to the cached binary the backend loads', async () => {
+    for (const variant of [PLAIN_VARIANT, defaultVariant()]) {
+      const path = await buildCachedKernelBinary(variant);
+      const fresh = await assemble(kernelSource(variant));
+      expect(Buffer.from(readFileSync(path)).equals(Buffer.from(fresh))).toBe(true);
+    }
+    expect(createWasmKernelsSync().name).toBe('wasm-simd');
+  });
+
+  it('a missing binary is built from source on first use and cached', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unroll-wasm-'));
+    const saved = process.env.UNROLL_WASM_CACHE_DIR;
+    process.env.UNROLL_WASM_CACHE_DIR = dir;
+    try {
+      // a blocking no other test uses, so neither the in-process nor the on-disk cache has it
+      const variant = { blocking: { ...DEFAULT_BLOCKING, kChunk: 40 }, fma: false };
+      expect(() => loadKernelModuleSync(variant)).toThrow(/wasm kernels are not built/);
+      await loadKernelModule(variant);
+      expect(readdirSync(dir)).toEqual([`kernels-${kernelSource(variant).hash}.wasm`]);
+    } finally {
+      if (saved === undefined) delete process.env.UNROLL_WASM_CACHE_DIR;
+      else process.env.UNROLL_WASM_CACHE_DIR = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the SIMD peak micro-benchmarks compute (x·0.999 + 0.001 chains)', () => {
+    // c ← 0.999·c + 0.001 converges to 1 from every start; 8 chains start in (0, 1]
+    expect(wk.exports.simd_peak_8(20000)).toBeCloseTo(8, 3);
+    if (wk.fma) expect(wk.exports.simd_peak_fma_8!(20000)).toBeCloseTo(8, 3);
+  });
+});
+
+describe('wasm GEMM on two threads', () => {
+  let two: WasmKernels;
+  beforeAll(async () => {
+    // every product above 0 flops goes parallel, so small odd shapes exercise the row bands
+    two = await createWasmKernels({ threads: 2, parallelMinFlops: 0 });
+  });
+  afterAll(async () => {
+    await two.close();
+  });
+
+  it('gives bit-identical results to one thread (row bands, odd M, accumulate and overwrite)', () => {
+    expect(two.threads).toBe(2);
+    const rand = rng(21);
+    for (const product of ['matmulNT', 'matmulNN', 'matmulTN'] as Product[]) {
+      for (const [M, N, K] of [[4, 5, 3], [5, 17, 33], [9, 8, 70], [64, 65, 128], [131, 20, 9]]) {
+        for (const accumulate of [false, true]) {
+          const [a, aOne] = pair(M * K, rand, 1, two);
+          const [b, bOne] = pair(N * K, rand, 1, two);
+          const [out, outOne] = pair(M * N, rand, 1, two);
+          two[product](out, a, b, M, N, K, accumulate);
+          const one = gemmBackends[two.fma ? 'fma' : 'mul+add'];
+          const [oa, ob, oo] = [one.alloc(M * K, 'float32'), one.alloc(N * K, 'float32'), one.alloc(M * N, 'float32')];
+          oa.set(aOne), ob.set(bOne), oo.set(outOne);
+          one[product](oo, oa, ob, M, N, K, accumulate);
+          expect(Buffer.from(out.buffer, out.byteOffset, out.byteLength).equals(Buffer.from(oo.buffer, oo.byteOffset, oo.byteLength)), `${product} ${M}x${N}x${K}`).toBe(true);
+          for (const x of [a, b, out]) two.free(x);
+          for (const x of [oa, ob, oo]) one.free(x);
+        }
+      }
+    }
+  });
+});
+
+describe('the engine on the wasm backend agrees with the JS reference', () => {
+  // whole training steps: forward, BPTT, losses, clipping, optimizer — every kernel in context
+  const cases: { name: string; spec: TrainSpec; data: Dataset }[] = [
+    {
+      name: 'language model, tokens, tanh, truncated BPTT',
+      spec: lmSpec(11, { batchSize: 5, bptt: { mode: 'truncated', k1: 6, k2: 9 }, model: { inputKind: 'tokens', inputSize: 11, hiddenSize: 19, outputSize: 11, activation: 'tanh' } }),
+      data: randomTokens(400, 11, 2),
+    },
+    (() => {
+      const data = randomSequences({ task: 'regression', targetMode: 'many-to-many', inputKind: 'vectors', count: 12, seed: 4, withMask: true });
+      return { name: 'regression, vectors, relu, masked', spec: seqSpec(data, { model: { inputKind: 'vectors', inputSize: 3, hiddenSize: 9, outputSize: 2, activation: 'relu' } }), data };
+    })(),
+    (() => {
+      const data = randomSequences({ task: 'classification', targetMode: 'many-to-one', inputKind: 'tokens', count: 12, seed: 5 });
+      return { name: 'classification, tokens, many-to-one', spec: seqSpec(data), data };
+    })(),
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const js = Trainer.create(c.spec, c.data, { kernels: jsKernels });
+      const wasm = Trainer.create(c.spec, c.data, { kernels: wk });
+      expect(wk.owns(wasm.params as Float32Array)).toBe(true);
+      for (let i = 0; i < 6; i++) {
+        const a = js.step();
+        const b = wasm.step();
+        if (a === null || b === null) {
+          expect(b).toBe(a);
+          continue;
+        }
+        expect(Math.abs(b.loss - a.loss), `step ${i} loss ${b.loss} vs ${a.loss}`).toBeLessThan(1e-5 * (1 + Math.abs(a.loss)));
+      }
+      let worst = 0;
+      for (let i = 0; i < js.params.length; i++) worst = Math.max(worst, Math.abs(js.params[i] - wasm.params[i]));
+      expect(worst).toBeLessThan(1e-5);
+    });
+  }
+});
