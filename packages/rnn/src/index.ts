@@ -1,0 +1,50 @@
+// @unroll/rnn — the BPTT engine. Everything public is re-exported here; import from
+// '@unroll/rnn', not from deep paths.
+
+// contracts
+export * from './spec.ts';
+export { PARAM_NAMES, TORCH_NAMES, arrayCtor, paramLayout, viewsOf } from './layout.ts';
+export type { Dtype, FloatArray, FloatArrayConstructor, ParamLayout, ParamName, ParamView } from './layout.ts';
+
+// training
+export { Trainer, validateTrainSpec } from './trainer.ts';
+export type { RestoreOptions, RunEpochHooks, TrainerOptions } from './trainer.ts';
+export type { EpochMetrics, EvalMetrics, SaturationMeasure, StepMetrics } from './diagnostics.ts';
+export { CHECKPOINT_MAGIC, CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+export type { TrainerState } from './checkpoint.ts';
+export { CheckpointError, ModelFormatError, ModelInputError, NonFiniteError, SpecError } from './errors.ts';
+export type { CheckpointErrorCode, ModelFormatErrorCode, NonFiniteCode } from './errors.ts';
+
+// model
+export { MODEL_FORMAT_VERSION, MODEL_JSON_FORMAT, RnnModel } from './model.ts';
+export type { ImportOptions, ModelJson, PredictResult, RnnModelInit } from './model.ts';
+
+// engine internals useful to tools and tests
+export type { Kernels } from './kernels/kernels.ts';
+export { jsKernels } from './kernels/js.ts';
+export { outputBackward, outputForward, rnnBackward, rnnForward } from './rnn.ts';
+export type { RecurrentWeights, StepInputs } from './rnn.ts';
+export { lossBackward, lossForward, lossKindOf, reductionScale } from './loss.ts';
+export type { LossKind, LossTargets } from './loss.ts';
+export { BpttWorkspace, maxWindowLength, validateBptt, windowAfter, windowCount, windowForwardBackward } from './window.ts';
+export type { ParamViews, WindowOptions, WindowResult, WindowShape, WindowSpan } from './window.ts';
+export { largestSingularValue } from './diagnostics.ts';
+export { WindowSource } from './batches.ts';
+
+// leaves: randomness, init, optimizers, schedules, clipping, formats, sampling
+export { Prng } from './prng.ts';
+export { initParams } from './init.ts';
+export { DEFAULT_LR, OptimizerSpecError, createOptimizer, withOptimizerDefaults } from './optim.ts';
+export type { Optimizer, OptimizerBuffer, OptimizerSpecInput, OptimizerState, ResolvedOptimizerSpec } from './optim.ts';
+export { learningRateAt } from './schedule.ts';
+export { clipGradNorm, clipGradValue, findNonFinite, globalNorm, paramNorms } from './clip.ts';
+export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './safetensors.ts';
+export type { SafeDtype, Tensor, TensorData } from './safetensors.ts';
+export { argmax, sampleFromLogits, softmaxInto, topKIndices } from './sampling.ts';
+
+// data
+export { DatasetError, datasetStats, splitForValidation } from './data/dataset.ts';
+export type { Dataset, DatasetErrorLocation, DatasetStats, Sequence, SequenceSet, TargetMode, TokenStream, VectorStream } from './data/dataset.ts';
+export { decodeTokens, encodeText, parseTextCorpus } from './data/text.ts';
+export { parseJsonSequences } from './data/json.ts';
+export { parseCsvSeries } from './data/csv.ts';
