@@ -9,6 +9,8 @@ export default defineConfig({
       { test: { name: 'protocol', root: 'packages/protocol', include: ['test/**/*.test.ts'] } },
       { test: { name: 'store', root: 'packages/store', include: ['test/**/*.test.ts'], testTimeout: 30_000 } },
       { test: { name: 'api', root: 'apps/api', include: ['test/**/*.test.ts'], testTimeout: 30_000 } },
+      { test: { name: 'client', root: 'packages/client', include: ['test/**/*.test.ts'] } },
+      { test: { name: 'dashboard', root: 'apps/dashboard', include: ['test/**/*.test.ts'] } },
       { test: { name: 'worker', root: 'apps/worker', include: ['test/**/*.test.ts'], testTimeout: 60_000 } },
       { test: { name: 'e2e', root: 'test', include: ['**/*.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],
