@@ -18,6 +18,7 @@ import storagePlugin from './plugins/storage.ts';
 import queuePlugin from './plugins/queue.ts';
 import authPlugin, { WS_PROTOCOL } from './plugins/auth.ts';
 import eventHubPlugin from './plugins/event-hub.ts';
+import rateLimitPlugin from './plugins/rate-limit.ts';
 import healthRoutes from './routes/health.ts';
 import docsRoutes from './routes/docs.ts';
 import datasetRoutes from './routes/datasets.ts';
@@ -25,6 +26,7 @@ import jobRoutes from './routes/jobs.ts';
 import eventRoutes from './routes/events.ts';
 import weightRoutes from './routes/weights.ts';
 import inferenceRoutes from './routes/inference.ts';
+import { dashboardPlugin } from '@unroll/dashboard';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -101,6 +103,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(storagePlugin);
   await app.register(queuePlugin);
   await app.register(authPlugin, { apiKeys: options.apiKeys });
+  await app.register(rateLimitPlugin);
   await app.register(eventHubPlugin);
 
   // Routes.
@@ -111,6 +114,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(eventRoutes, { maxBufferedBytes: options.wsMaxBufferedBytes });
   await app.register(weightRoutes);
   await app.register(inferenceRoutes);
+  // The dashboard page at `/` (browsers) and its assets under /dashboard/ — public, static.
+  await app.register(dashboardPlugin);
 
   return app;
 }

@@ -1,7 +1,14 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import type { ApiErrorBody, ErrorDetail } from '@unroll/protocol';
-import { BlobTooLargeError, InvalidCursorError, JobNotFoundError, DatasetNotFoundError } from '@unroll/store';
+import {
+  ActiveJobsCapError,
+  BlobTooLargeError,
+  DatasetNotFoundError,
+  InvalidCursorError,
+  JobNotFoundError,
+  StorageQuotaError,
+} from '@unroll/store';
 import { CheckpointError, DatasetError, ModelFormatError, ModelInputError, SafetensorsError } from './engine.ts';
 
 /** An error we answer on purpose: HTTP status + machine-readable code (+ offending field). */
@@ -21,7 +28,7 @@ export class ApiError extends Error {
   }
 }
 
-/** Redis down or unreachable: the command connection fails fast (no offline queue, 2 s timeout). */
+/** Redis down or unreachable: the command connection fails fast (no offline queue, 1.5 s timeout). */
 export function isRedisUnavailable(err: unknown): boolean {
   const message = String((err as Error)?.message ?? '');
   return (
@@ -36,7 +43,7 @@ export class RedisUnavailableError extends Error {
 }
 
 /** Rejects with RedisUnavailableError when `promise` does not settle within `ms` (BullMQ waits for a connection otherwise). */
-export async function withRedisDeadline<T>(promise: Promise<T>, ms = 2000): Promise<T> {
+export async function withRedisDeadline<T>(promise: Promise<T>, ms = 1500): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -82,6 +89,12 @@ export function toErrorResponse(err: FastifyError | Error): { statusCode: number
   }
   if (err instanceof BlobTooLargeError) {
     return { statusCode: 413, body: body('payload_too_large', `body exceeds the limit of ${err.maxBytes} bytes`) };
+  }
+  if (err instanceof ActiveJobsCapError) {
+    return { statusCode: 429, body: body('too_many_active_jobs', `${err.message}; wait for one to finish or cancel one`, { param: 'tenant' }) };
+  }
+  if (err instanceof StorageQuotaError) {
+    return { statusCode: 429, body: body('storage_quota_exceeded', `${err.message}; delete datasets to make room`, { param: 'body' }) };
   }
   if (err instanceof InvalidCursorError) return { statusCode: 400, body: body('invalid_request', 'invalid cursor', { param: 'cursor' }) };
   if (err instanceof JobNotFoundError) return { statusCode: 404, body: body('not_found', err.message, { param: 'id' }) };

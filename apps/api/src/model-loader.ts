@@ -14,9 +14,10 @@ export async function loadWeightsBytes(
   blobs: BlobStore,
   jobId: string,
   which: WeightsChoice,
-  context?: { spec: JobSpec; dataset: DatasetRecord | null },
+  context?: { spec: JobSpec; dataset: DatasetRecord | null; weightsKey?: string | null },
 ): Promise<Uint8Array | null> {
-  if (which === 'final') return blobs.get(blobKeys.finalWeights(jobId));
+  // The key the winning attempt recorded (a zombie attempt's weights are never served).
+  if (which === 'final') return blobs.get(context?.weightsKey ?? blobKeys.finalWeights(jobId));
   if (which === 'best') {
     const best = await blobs.get(blobKeys.bestWeights(jobId));
     if (best) return best;
@@ -54,8 +55,14 @@ export class ModelCache {
   }
 }
 
-export async function loadModel(blobs: BlobStore, jobId: string, which: 'final' | 'best', cache: ModelCache): Promise<RnnModel | null> {
-  const key = which === 'final' ? blobKeys.finalWeights(jobId) : blobKeys.bestWeights(jobId);
+export async function loadModel(
+  blobs: BlobStore,
+  jobId: string,
+  which: 'final' | 'best',
+  cache: ModelCache,
+  weightsKey: string | null = null,
+): Promise<RnnModel | null> {
+  const key = which === 'final' ? (weightsKey ?? blobKeys.finalWeights(jobId)) : blobKeys.bestWeights(jobId);
   const stat = await blobs.stat(key);
   if (!stat) return null;
   return cache.get(`${key}:${stat.bytes}:${stat.modifiedAt.getTime()}`, async () => {

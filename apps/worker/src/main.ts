@@ -3,6 +3,7 @@ import { utimes, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import {
   assertRedisReachable,
+  checkRedisDurability,
   createRedis,
   DatasetStore,
   EventLog,
@@ -14,9 +15,16 @@ import {
 } from '@unroll/store';
 import { createTrainingWorker } from './worker.ts';
 
-/** How long running jobs get to checkpoint and return to the queue before the close is forced. */
-const SHUTDOWN_TIMEOUT_MS = 30_000;
 const HEARTBEAT_MS = 5_000;
+
+/** TEST ONLY: UNROLL_TEST_CRASH_AT_EPOCH=n makes this process SIGKILL itself after publishing epoch n (fault suites). */
+function testCrashAtEpoch(): number | undefined {
+  const raw = process.env.UNROLL_TEST_CRASH_AT_EPOCH;
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`UNROLL_TEST_CRASH_AT_EPOCH must be a positive integer, got ${raw}`);
+  return n;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -32,7 +40,23 @@ async function main(): Promise<void> {
 
   const storeRedis = createRedis(config.REDIS_URL, 'worker');
   const queueRedis = createRedis(config.REDIS_URL, 'blocking');
-  for (const r of [storeRedis, queueRedis]) r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error (reconnecting)'));
+  let lastRedisWarning = 0;
+  for (const r of [storeRedis, queueRedis]) {
+    r.on('error', (err) => {
+      // ioredis reports every failed reconnect; one line per 5 s is enough.
+      if (Date.now() - lastRedisWarning < 5000) return;
+      lastRedisWarning = Date.now();
+      logger.warn({ err: err.message }, 'redis connection error (reconnecting)');
+    });
+  }
+  const durability = await checkRedisDurability(storeRedis);
+  if (!durability.durable) {
+    if (config.REQUIRE_DURABLE_REDIS) {
+      logger.fatal(durability.problem);
+      process.exit(1);
+    }
+    logger.warn(durability.problem);
+  }
   const storeOptions = { eventRetention: config.EVENT_RETENTION, jobRetentionSeconds: config.JOB_RETENTION };
 
   const training = createTrainingWorker(
@@ -41,6 +65,8 @@ async function main(): Promise<void> {
       lockDurationMs: config.LOCK_DURATION_MS,
       progressIntervalMs: config.PROGRESS_INTERVAL_MS,
       maxStalledCount: config.JOB_ATTEMPTS,
+      redisOutageToleranceMs: config.REDIS_OUTAGE_TOLERANCE_MS,
+      testCrashAtEpoch: testCrashAtEpoch(),
     },
     {
       connection: queueRedis,
@@ -76,8 +102,11 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: running jobs checkpoint and go back to the queue');
     if (heartbeat) clearInterval(heartbeat);
-    await training.close(SHUTDOWN_TIMEOUT_MS);
-    await Promise.allSettled([storeRedis.quit(), queueRedis.quit()]);
+    await training.close(config.WORKER_SHUTDOWN_TIMEOUT_MS);
+    // quit() waits for Redis; while it is unreachable that would be forever.
+    await Promise.race([Promise.allSettled([storeRedis.quit(), queueRedis.quit()]), new Promise((r) => setTimeout(r, 1000))]);
+    storeRedis.disconnect();
+    queueRedis.disconnect();
     logger.info('worker stopped');
     process.exit(0);
   };

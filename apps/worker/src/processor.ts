@@ -4,8 +4,19 @@
 import type { Job as QueueJob } from 'bullmq';
 import { UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
-import { isTerminal, type JobError, type JobEvent } from '@unroll/protocol';
-import { blobKeys, StaleFenceError, type BlobStore, type DatasetStore, type EventLog, type JobStore, type TrainJobData } from '@unroll/store';
+import { isTerminal, type JobError, type JobEvent, type JobStatus } from '@unroll/protocol';
+import {
+  blobKeys,
+  IllegalTransitionError,
+  isRedisConnectionError,
+  StaleFenceError,
+  type BlobStore,
+  type DatasetStore,
+  type EventLog,
+  type JobStore,
+  type TrainJobData,
+  type TransitionOptions,
+} from '@unroll/store';
 import { interruptedCheckpointKey, loadResumeCandidates, MAX_RESUME_CANDIDATES, pruneCheckpoints } from './checkpoints.ts';
 import { startTrainingThread, type TrainingThread } from './thread-runner.ts';
 import type { PastEpoch, ThreadError } from './thread-protocol.ts';
@@ -24,7 +35,19 @@ export interface ProcessorOptions {
   cancelPollMs: number;
   /** Epoch checkpoints kept per job (older ones are deleted as new ones land). */
   keepCheckpoints?: number;
+  /**
+   * How long the attempt retries a Redis write that failed because Redis is unreachable (default
+   * 5 min). Meanwhile the thread keeps training and its messages wait, in order, in memory.
+   */
+  redisOutageToleranceMs?: number;
+  /**
+   * TEST ONLY (env UNROLL_TEST_CRASH_AT_EPOCH): SIGKILL this process right after publishing an
+   * epoch >= this number, to simulate a job that kills its worker (poison job, crash scenarios).
+   */
+  testCrashAtEpoch?: number;
 }
+
+const REDIS_RETRY_MAX_DELAY_MS = 1000;
 
 /** Data of a BullMQ job on `unroll-train` (the BullMQ job id is the Unroll job id too). */
 export type TrainQueueData = TrainJobData;
@@ -66,6 +89,46 @@ export async function processTrainingJob(
   const fenced = { fence };
   const attemptLog = log.child({ attempt: fence });
 
+  /**
+   * Runs a Redis write, retrying while Redis is unreachable (up to redisOutageToleranceMs; not once
+   * the process is stopping, so a shutdown during an outage stays bounded). Fence and lifecycle
+   * errors are never retried.
+   */
+  const untilRedisAnswers = async <T>(what: string, write: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + (options.redisOutageToleranceMs ?? 300_000);
+    let delay = 100;
+    let warned = false;
+    for (;;) {
+      try {
+        const result = await write();
+        if (warned) attemptLog.info({ what }, 'Redis is back; publishing what training produced meanwhile');
+        return result;
+      } catch (err) {
+        if (!isRedisConnectionError(err) || shutdown.aborted || Date.now() >= deadline) throw err;
+        if (!warned) attemptLog.warn({ what, err: (err as Error).message }, 'Redis unreachable; training continues, its events wait in memory');
+        warned = true;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, REDIS_RETRY_MAX_DELAY_MS);
+      }
+    }
+  };
+  /**
+   * A fenced transition that survives an outage. A write Redis applied but whose answer was lost
+   * is re-sent after the reconnect and then refused as illegal: already there counts as done.
+   */
+  const transitionOnce = (to: JobStatus, opts: Omit<TransitionOptions, 'fence'> = {}) =>
+    untilRedisAnswers(`${to} transition`, async () => {
+      try {
+        await deps.jobs.transition(jobId, to, { ...opts, fence });
+      } catch (err) {
+        if (!(err instanceof IllegalTransitionError)) throw err;
+        const now = await deps.jobs.get(jobId);
+        if (now?.status !== to || now.fence !== fence) throw err;
+      }
+    });
+  /** Artifacts are written only while this attempt still owns the job (a zombie writes nothing). */
+  const assertStillOwner = () => untilRedisAnswers('fence check', () => deps.jobs.assertFence(jobId, fence));
+
   if (record.cancelRequested) {
     await deps.jobs.transition(jobId, 'cancelled', fenced);
     attemptLog.info('cancelled before it started');
@@ -78,7 +141,7 @@ export async function processTrainingJob(
   const fail = async (error: JobError & { epoch?: number; step?: number }): Promise<never> => {
     const { epoch, step, ...jobError } = error;
     const event: JobEvent = { type: 'failed', ...jobError, ...(epoch !== undefined ? { epoch } : {}), ...(step !== undefined ? { step } : {}) };
-    await deps.jobs.transition(jobId, 'failed', { ...fenced, error: jobError, event });
+    await transitionOnce('failed', { error: jobError, event });
     attemptLog.warn({ error }, 'job failed');
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
   };
@@ -138,7 +201,7 @@ export async function processTrainingJob(
 
         case 'progress': {
           const { type: _type, ...progress } = msg;
-          await deps.events.append(jobId, { type: 'progress', ...progress }, fenced);
+          await untilRedisAnswers('progress event', () => deps.events.append(jobId, { type: 'progress', ...progress }, fenced));
           break;
         }
 
@@ -146,23 +209,30 @@ export async function processTrainingJob(
           // Durable state first: an epoch event always has its checkpoint behind it. (A null state
           // re-publishes the epoch of the checkpoint this attempt resumed from: already durable.)
           const ckptKey = blobKeys.checkpoint(jobId, msg.epoch);
+          await assertStillOwner();
           const ckpt = msg.state ? await deps.blobs.put(ckptKey, msg.state) : null;
           if (msg.bestWeights) {
             const bestState = msg.state ?? (await deps.blobs.get(ckptKey));
             if (bestState) await deps.blobs.put(blobKeys.bestCheckpoint(jobId), bestState);
             await deps.blobs.put(blobKeys.bestWeights(jobId), msg.bestWeights);
           }
-          const streamId = await deps.events.append(jobId, { type: 'epoch', ...msg.metrics, epoch: msg.epoch } as JobEvent, fenced);
+          const streamId = await untilRedisAnswers('epoch event', () =>
+            deps.events.append(jobId, { type: 'epoch', ...msg.metrics, epoch: msg.epoch } as JobEvent, fenced),
+          );
           if (streamId !== null) {
             const bytes = ckpt?.bytes ?? (await deps.blobs.stat(ckptKey))?.bytes;
             const checkpointEvent: JobEvent = { type: 'checkpoint', epoch: msg.epoch, ...(bytes !== undefined ? { bytes } : {}), ...(ckpt ? { sha256: ckpt.sha256 } : {}) };
-            await deps.events.append(jobId, checkpointEvent, fenced);
+            await untilRedisAnswers('checkpoint event', () => deps.events.append(jobId, checkpointEvent, fenced));
           }
           await pruneCheckpoints(deps.blobs, jobId, options.keepCheckpoints ?? MAX_RESUME_CANDIDATES);
           lastEpoch = msg.epoch;
           lastMetrics = msg.metrics;
           attemptLog.info({ epoch: msg.epoch, trainLoss: msg.metrics.trainLoss, valLoss: msg.metrics.valLoss, best: msg.metrics.best }, 'epoch done');
           if (msg.stopEarly) attemptLog.info({ epoch: msg.epoch }, 'early stopping: validation loss stopped improving');
+          if (options.testCrashAtEpoch !== undefined && msg.epoch >= options.testCrashAtEpoch) {
+            attemptLog.warn({ epoch: msg.epoch }, 'UNROLL_TEST_CRASH_AT_EPOCH: killing this worker process (test only)');
+            process.kill(process.pid, 'SIGKILL');
+          }
           break;
         }
 
@@ -170,10 +240,18 @@ export async function processTrainingJob(
           const earlyStopping = record!.spec.training.earlyStopping !== null;
           const best = earlyStopping && msg.bestEpoch !== null ? await deps.blobs.get(blobKeys.bestWeights(jobId)) : null;
           // With early stopping the delivered model is the best epoch's (restore-best semantics).
-          await deps.blobs.put(blobKeys.finalWeights(jobId), best ?? msg.finalWeights);
+          const weights = best ?? msg.finalWeights;
+          // Under this attempt's own key first: only the attempt whose fenced `succeeded` lands
+          // gets its key recorded (weightsKey), and the API serves that key, so a zombie attempt's
+          // weights are never served. The well-known final.safetensors is written too, before the
+          // job reads as succeeded (readers of the blob store expect it then).
+          const weightsKey = blobKeys.attemptFinalWeights(jobId, fence);
+          await assertStillOwner();
+          await deps.blobs.put(weightsKey, weights);
+          await deps.blobs.put(blobKeys.finalWeights(jobId), weights);
           const finalLoss = msg.finalLoss ?? lastMetrics?.valLoss ?? lastMetrics?.trainLoss ?? null;
-          await deps.jobs.transition(jobId, 'succeeded', {
-            ...fenced,
+          await transitionOnce('succeeded', {
+            fields: { weightsKey },
             event: { type: 'completed', weights: weightsUrls(jobId), bestEpoch: msg.bestEpoch, finalLoss },
           });
           attemptLog.info({ epochs: msg.epoch, bestEpoch: msg.bestEpoch, finalLoss }, 'job succeeded');
@@ -182,13 +260,16 @@ export async function processTrainingJob(
 
         case 'stopped':
           if (msg.reason === 'cancel') {
-            await deps.jobs.transition(jobId, 'cancelled', fenced);
+            await transitionOnce('cancelled');
             attemptLog.info({ epoch: msg.epoch, step: msg.step }, 'job cancelled');
             return { status: 'cancelled', epochs: lastEpoch };
           }
           // Shutdown: save where it stopped (a batch boundary), then hand the job back to the queue
           // without using up an attempt; the next worker resumes from this checkpoint.
-          if (msg.state) await deps.blobs.put(interruptedCheckpointKey(jobId, msg.epoch, msg.step), msg.state);
+          if (msg.state) {
+            await deps.jobs.assertFence(jobId, fence);
+            await deps.blobs.put(interruptedCheckpointKey(jobId, msg.epoch, msg.step), msg.state);
+          }
           await deps.jobs.transition(jobId, 'queued', fenced);
           if (token) await queueJob.moveToWait(token);
           attemptLog.info({ epoch: msg.epoch, step: msg.step }, 'worker stopping: checkpointed and returned the job to the queue');
@@ -211,7 +292,7 @@ export async function processTrainingJob(
     if (queueJob.attemptsMade + 1 >= attemptsAllowed) {
       return fail({ code: 'training_failed', message: `${rest.message} (after ${attemptsAllowed} attempts)` });
     }
-    await deps.jobs.transition(jobId, 'queued', fenced);
+    await transitionOnce('queued');
     attemptLog.warn({ error: rest.message, stack }, 'attempt failed; BullMQ retries it from the last checkpoint');
     throw new Error(rest.message);
   }

@@ -12,6 +12,10 @@ export interface TrainingWorkerConfig {
   progressIntervalMs: number;
   /** Default 250 ms. */
   cancelPollMs?: number;
+  /** See ProcessorOptions.redisOutageToleranceMs. */
+  redisOutageToleranceMs?: number;
+  /** TEST ONLY: see ProcessorOptions.testCrashAtEpoch. */
+  testCrashAtEpoch?: number;
   /** How many times a stalled (crashed) attempt is re-run before the job fails. */
   maxStalledCount?: number;
   /** Defaults: QUEUE_NAME / QUEUE_PREFIX. Tests use a unique queue name each. */
@@ -41,7 +45,18 @@ export function createTrainingWorker(config: TrainingWorkerConfig, deps: Trainin
   const worker = new Worker<TrainQueueData, AttemptOutcome>(
     config.queueName ?? QUEUE_NAME,
     (job: QueueJob<TrainQueueData>, token?: string) =>
-      processTrainingJob(job, token, deps, { progressIntervalMs: config.progressIntervalMs, cancelPollMs: config.cancelPollMs ?? 250 }, shutdown.signal),
+      processTrainingJob(
+        job,
+        token,
+        deps,
+        {
+          progressIntervalMs: config.progressIntervalMs,
+          cancelPollMs: config.cancelPollMs ?? 250,
+          redisOutageToleranceMs: config.redisOutageToleranceMs,
+          testCrashAtEpoch: config.testCrashAtEpoch,
+        },
+        shutdown.signal,
+      ),
     {
       connection: deps.connection,
       prefix: config.prefix ?? QUEUE_PREFIX,
@@ -64,8 +79,9 @@ export function createTrainingWorker(config: TrainingWorkerConfig, deps: Trainin
     try {
       const record = await deps.jobs.get(jobId);
       if (!record || record.status === 'succeeded' || record.status === 'failed' || record.status === 'cancelled') return;
-      const error = { code: 'training_failed', message: `the job's workers stopped responding too many times (${reason})` };
+      const error = { code: 'worker_lost', message: `the job's worker died or stopped responding too many times; not retried again (${reason})` };
       await deps.jobs.transition(jobId, 'failed', { error, event: { type: 'failed', ...error } });
+      log.warn({ jobId }, 'job failed: its workers kept dying (worker_lost)');
     } catch (err) {
       log.error({ err, jobId }, 'could not mark a stalled job failed');
     }
@@ -77,16 +93,26 @@ export function createTrainingWorker(config: TrainingWorkerConfig, deps: Trainin
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         shutdown.abort();
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
-        const result = await Promise.race([worker.close(), timedOut]);
-        clearTimeout(timer);
+        const result = await raceTimeout(worker.close(), timeoutMs);
         if (result === 'timeout') {
+          // BullMQ memoizes close(): close(true) would return the same pending promise. Cut the
+          // connections instead (Redis may be unreachable); the jobs resume from their checkpoints.
           log.warn({ timeoutMs }, 'jobs did not stop in time; forcing the worker closed (they resume from their last checkpoint)');
-          await worker.close(true);
+          await raceTimeout(worker.disconnect(), 1000);
         }
       })();
       return closing;
     },
   };
+}
+
+/** Resolves with the promise's outcome, or 'timeout' after `ms` (a rejection counts as settled). */
+async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+  try {
+    return await Promise.race([promise.then(() => 'done' as const, () => 'done' as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -2,12 +2,16 @@
 // training thread and a real blob store.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobSpec, type EpochEvent, type JobEvent } from '@unroll/protocol';
-import { parseTextCorpus, RnnModel, splitForValidation, Trainer } from '@unroll/rnn';
+import { createDefaultKernels, parseTextCorpus, RnnModel, splitForValidation, Trainer } from '@unroll/rnn';
 import { blobKeys } from '@unroll/store';
 import { listCheckpoints } from '../src/checkpoints.ts';
 import { epochEventBody } from '../src/epoch-event.ts';
 import { toTrainSpec, datasetShape } from '../src/train-spec.ts';
 import { CORPUS, createHarness, tinyLmRequest, type Harness } from './harness.ts';
+
+// The worker trains on the default backend (WASM SIMD unless UNROLL_BACKEND=js); bitwise
+// comparisons need the same arithmetic.
+const kernels = await createDefaultKernels();
 
 const epochsOf = (events: JobEvent[]) => events.filter((e): e is EpochEvent => e.type === 'epoch').map((e) => e.epoch);
 const statusesOf = (events: JobEvent[]) => events.flatMap((e) => (e.type === 'status' ? [e.status] : []));
@@ -17,7 +21,7 @@ function trainInProcess(request: ReturnType<typeof tinyLmRequest>, epochs: numbe
   const spec = JobSpec.parse({ datasetId: 'ds_abcdefgh12', ...request });
   const full = parseTextCorpus(corpus);
   const { train, validation } = splitForValidation(full, spec.training.validationSplit);
-  const trainer = Trainer.create(toTrainSpec(spec, datasetShape(full)), train, { validation });
+  const trainer = Trainer.create(toTrainSpec(spec, datasetShape(full)), train, { validation, kernels });
   for (let e = 0; e < epochs; e++) trainer.runEpoch();
   return trainer;
 }
@@ -68,7 +72,7 @@ describe('training job processor', () => {
     const spec = JobSpec.parse({ datasetId: 'ds_abcdefgh12', ...request });
     const full = parseTextCorpus(CORPUS);
     const { train, validation } = splitForValidation(full, spec.training.validationSplit);
-    const trainer = Trainer.create(toTrainSpec(spec, datasetShape(full)), train, { validation });
+    const trainer = Trainer.create(toTrainSpec(spec, datasetShape(full)), train, { validation, kernels });
     for (let e = 1; e <= publishedEpochs; e++) {
       await h.events.append(jobId, { type: 'epoch', ...epochEventBody(trainer.runEpoch(), 0, false) } as JobEvent);
     }
@@ -121,7 +125,8 @@ describe('training job processor', () => {
 
   it('cancels mid-training: ends cancelled, not retried', async () => {
     h.startWorker();
-    const datasetId = await h.addTextDataset(CORPUS.repeat(20));
+    // long enough that an epoch outlasts the 50 ms progress interval on the WASM kernels too
+    const datasetId = await h.addTextDataset(CORPUS.repeat(200));
     const job = await h.createJob(datasetId, tinyLmRequest({ epochs: 1000 }));
     await h.waitForStatus(job.id, ['running']);
     // Wait until it is really training (an epoch published), then cancel.

@@ -19,6 +19,10 @@ export const ErrorCode = z.enum([
   'non_finite_loss',
   'non_finite_gradient',
   'training_failed',
+  'worker_lost',
+  'rate_limited',
+  'too_many_active_jobs',
+  'storage_quota_exceeded',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -31,6 +31,22 @@ export const ConfigSchema = z.object({
   JOB_RETENTION: int(7 * 24 * 3600, 0, 10 * 365 * 24 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PROGRESS_INTERVAL_MS: int(1000, 50, 600_000),
+  /** Queued + running jobs one tenant may have at once; past it POST /v1/jobs answers 429 too_many_active_jobs. 0 = no cap. */
+  MAX_ACTIVE_JOBS_PER_TENANT: int(20, 0, 1_000_000),
+  /** Dataset bytes one tenant may store; past it uploads answer 429 storage_quota_exceeded. 0 = no cap. */
+  MAX_STORED_BYTES_PER_TENANT: int(2 * 1024 ** 3, 0, 16 * 1024 ** 4),
+  /** Requests per API key (tenant) per RATE_LIMIT_WINDOW_MS, counted in Redis across API processes. 0 = no limit. */
+  RATE_LIMIT_MAX: int(600, 0, 10_000_000),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 100, 3_600_000),
+  /** Worker: how long a graceful stop waits for running jobs to checkpoint before forcing the close. */
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(30_000, 100, 600_000),
+  /**
+   * Worker: how long a training attempt keeps retrying its Redis writes through an outage (the
+   * thread keeps training; its events wait in memory and are published in order once Redis is back).
+   */
+  REDIS_OUTAGE_TOLERANCE_MS: int(300_000, 0, 3_600_000),
+  /** Refuse to start (instead of warning) when Redis does not run appendonly yes + appendfsync always. */
+  REQUIRE_DURABLE_REDIS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -1,5 +1,16 @@
 export { loadConfig, ConfigSchema, ConfigError, type Config } from './config.ts';
-export { createRedis, redisOptions, reconnectDelay, assertRedisReachable, redactUrl, RedisUnreachableError, type RedisRole } from './redis.ts';
+export {
+  createRedis,
+  redisOptions,
+  reconnectDelay,
+  assertRedisReachable,
+  redactUrl,
+  RedisUnreachableError,
+  checkRedisDurability,
+  isRedisConnectionError,
+  type RedisDurability,
+  type RedisRole,
+} from './redis.ts';
 export { keys, blobKeys, checkpointEpoch, KEY_PREFIX, QUEUE_NAME, QUEUE_PREFIX, type TrainJobData } from './keys.ts';
 export { createBlobStore } from './blob-root.ts';
 export { newJobId, newDatasetId } from './ids.ts';
@@ -15,6 +26,7 @@ export {
 export { FsBlobStore } from './fs-blob-store.ts';
 export {
   JobStore,
+  ActiveJobsCapError,
   parseJobHash,
   toPublicJob,
   type JobRecord,
@@ -23,7 +35,7 @@ export {
   type TransitionOptions,
 } from './job-store.ts';
 export { EventLog, tailEvents } from './event-log.ts';
-export { DatasetStore, parseDatasetHash, toPublicDataset, type DatasetRecord } from './dataset-store.ts';
+export { DatasetStore, StorageQuotaError, parseDatasetHash, toPublicDataset, type DatasetRecord } from './dataset-store.ts';
 export { JobNotFoundError, DatasetNotFoundError, IllegalTransitionError, StaleFenceError } from './errors.ts';
 export { InvalidCursorError, encodeCursor, decodeCursor, type Page } from './pagination.ts';
 export {

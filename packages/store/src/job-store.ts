@@ -23,6 +23,8 @@ export interface JobRecord extends Job {
   fence: number;
   /** Highest epoch whose `epoch` event is in the stream (0 = none). */
   lastEpoch: number;
+  /** Blob key of the final weights, recorded by the attempt whose `succeeded` transition landed. */
+  weightsKey: string | null;
 }
 
 export interface JobStoreOptions {
@@ -45,6 +47,19 @@ export interface TransitionOptions extends FenceOption {
    * status event, so a stream always ends with its terminal status event.
    */
   event?: JobEvent;
+  /** Extra hash fields written in the same atomic (fenced) write, e.g. `weightsKey`. */
+  fields?: Record<string, string>;
+}
+
+/** The tenant already has this many queued/running jobs (JobStore.create with maxActiveJobs). */
+export class ActiveJobsCapError extends Error {
+  override name = 'ActiveJobsCapError';
+  constructor(
+    readonly tenant: string,
+    readonly max: number,
+  ) {
+    super(`tenant already has ${max} queued or running jobs (the limit)`);
+  }
 }
 
 // Shared Lua prologue: KEYS[1] is the job hash; ARGV[1] the fence ('' = unfenced).
@@ -53,11 +68,13 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return {'stale'} end
 `;
 
-// KEYS: job, tenantJobs, dataset, datasetActive, events
-// ARGV: id, tenant, datasetId, task, specJson, nowMs, historyEntry, statusEventJson, maxlen
+// KEYS: job, tenantJobs, dataset, datasetActive, events, tenantActive
+// ARGV: id, tenant, datasetId, task, specJson, nowMs, historyEntry, statusEventJson, maxlen, maxActive (0 = no cap)
 const CREATE = new LuaScript(`
 if redis.call('HGET', KEYS[3], 'tenant') ~= ARGV[2] then return {'no_dataset'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+if tonumber(ARGV[10]) > 0 and redis.call('SCARD', KEYS[6]) >= tonumber(ARGV[10]) then return {'cap'} end
+redis.call('SADD', KEYS[6], ARGV[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'datasetId', ARGV[3], 'task', ARGV[4],
   'spec', ARGV[5], 'status', 'queued', 'createdAt', ARGV[6], 'updatedAt', ARGV[6], 'at:queued', ARGV[6],
   'history', ARGV[7], 'fence', '0', 'lastEpoch', '0')
@@ -67,8 +84,8 @@ local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[8]
 return {'ok', id}
 `);
 
-// KEYS: job, events, datasetActive
-// ARGV: fence, to, allowedFromCsv, nowMs, historyEntry, statusEventJson, detailEventJson|'', errorJson|'', maxlen, retentionSec, terminal '1'|'0'
+// KEYS: job, events, datasetActive, tenantActive
+// ARGV: fence, to, allowedFromCsv, nowMs, historyEntry, statusEventJson, detailEventJson|'', errorJson|'', maxlen, retentionSec, terminal '1'|'0', field, value, ...
 const TRANSITION = new LuaScript(`${CHECK_FENCE}
 local from = redis.call('HGET', KEYS[1], 'status')
 local allowed = false
@@ -77,10 +94,12 @@ if not allowed then return {'illegal', from} end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updatedAt', ARGV[4], 'at:' .. ARGV[2], ARGV[4],
   'history', (redis.call('HGET', KEYS[1], 'history') or '') .. ARGV[5])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[8]) end
+for i = 12, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[7]) end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[6])
 if ARGV[11] == '1' then
   redis.call('SREM', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
+  redis.call('SREM', KEYS[4], redis.call('HGET', KEYS[1], 'id'))
   if tonumber(ARGV[10]) > 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[10])
     redis.call('EXPIRE', KEYS[2], ARGV[10])
@@ -104,6 +123,11 @@ if status == 'queued' or status == 'running' then redis.call('HSET', KEYS[1], 'c
 return {'ok', status}
 `);
 
+// KEYS: job. ARGV: fence. {'ok'} while the fence is current.
+const CHECK = new LuaScript(`${CHECK_FENCE}
+return {'ok'}
+`);
+
 // KEYS: job. A new attempt: bump the fence so writes of any earlier attempt are refused.
 const CLAIM = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
@@ -120,7 +144,11 @@ export class JobStore {
   ) {}
 
   /** Creates a queued job for `tenant` and appends its first status event. The dataset must belong to the tenant. */
-  async create(input: { tenant: string; spec: JobSpec; id?: string; now?: Date }): Promise<JobRecord> {
+  /**
+   * `maxActiveJobs` (> 0): refuses with ActiveJobsCapError when the tenant already has that many
+   * queued/running jobs (checked and counted in the same atomic write).
+   */
+  async create(input: { tenant: string; spec: JobSpec; id?: string; now?: Date; maxActiveJobs?: number }): Promise<JobRecord> {
     const spec = JobSpec.parse(input.spec);
     const now = input.now ?? new Date();
     const id = input.id ?? newJobId(now.getTime());
@@ -128,10 +156,29 @@ export class JobStore {
     const statusEvent: JobEvent = { type: 'status', status: 'queued', at: entry.at };
     const reply = (await CREATE.run(
       this.redis,
-      [keys.job(id), keys.tenantJobs(input.tenant), keys.dataset(spec.datasetId), keys.datasetActiveJobs(spec.datasetId), keys.jobEvents(id)],
-      [id, input.tenant, spec.datasetId, spec.task, JSON.stringify(spec), now.getTime(), historyLine(entry), JSON.stringify(statusEvent), this.options.eventRetention],
+      [
+        keys.job(id),
+        keys.tenantJobs(input.tenant),
+        keys.dataset(spec.datasetId),
+        keys.datasetActiveJobs(spec.datasetId),
+        keys.jobEvents(id),
+        keys.tenantActiveJobs(input.tenant),
+      ],
+      [
+        id,
+        input.tenant,
+        spec.datasetId,
+        spec.task,
+        JSON.stringify(spec),
+        now.getTime(),
+        historyLine(entry),
+        JSON.stringify(statusEvent),
+        this.options.eventRetention,
+        input.maxActiveJobs ?? 0,
+      ],
     )) as ScriptReply;
     if (reply[0] === 'no_dataset') throw new DatasetNotFoundError(spec.datasetId);
+    if (reply[0] === 'cap') throw new ActiveJobsCapError(input.tenant, input.maxActiveJobs ?? 0);
     if (reply[0] === 'exists') throw new Error(`job ${id} already exists`);
     const record = await this.get(id);
     if (!record) throw new JobNotFoundError(id);
@@ -180,7 +227,7 @@ export class JobStore {
     const allowedFrom = (Object.keys(TRANSITIONS) as JobStatus[]).filter((s) => TRANSITIONS[s].includes(to));
     const reply = (await TRANSITION.run(
       this.redis,
-      [keys.job(id), keys.jobEvents(id), keys.datasetActiveJobs(job.datasetId)],
+      [keys.job(id), keys.jobEvents(id), keys.datasetActiveJobs(job.datasetId), keys.tenantActiveJobs(job.tenant)],
       [
         fenceArg(opts),
         to,
@@ -193,6 +240,7 @@ export class JobStore {
         this.options.eventRetention,
         this.options.jobRetentionSeconds,
         isTerminal(to) ? '1' : '0',
+        ...Object.entries(opts.fields ?? {}).flat(),
       ],
     )) as ScriptReply;
     this.check(reply, id, opts);
@@ -205,6 +253,17 @@ export class JobStore {
     const reply = (await CLAIM.run(this.redis, [keys.job(id)], [])) as ScriptReply;
     if (reply[0] === 'missing') throw new JobNotFoundError(id);
     return Number(reply[1]);
+  }
+
+  /** Throws StaleFenceError when a newer attempt owns the job: check it right before writing artifacts. */
+  async assertFence(id: string, fence: number): Promise<void> {
+    const reply = (await CHECK.run(this.redis, [keys.job(id)], [fenceArg({ fence })])) as ScriptReply;
+    this.check(reply, id, { fence });
+  }
+
+  /** Queued/running jobs of the tenant (what the concurrent-jobs cap counts). */
+  async activeCount(tenant: string): Promise<number> {
+    return this.redis.scard(keys.tenantActiveJobs(tenant));
   }
 
   async setProgress(id: string, progress: Progress, opts: FenceOption = {}): Promise<void> {
@@ -283,6 +342,7 @@ export function parseJobHash(hash: Record<string, string> | null | undefined): J
     attempt: Number(hash.fence ?? 0),
     fence: Number(hash.fence ?? 0),
     lastEpoch: Number(hash.lastEpoch ?? 0),
+    weightsKey: hash.weightsKey || null,
     cancelRequested: hash.cancelRequested === '1',
     progress,
     metrics: hash.metrics ? (JSON.parse(hash.metrics) as Record<string, unknown>) : null,
@@ -290,8 +350,8 @@ export function parseJobHash(hash: Record<string, string> | null | undefined): J
   };
 }
 
-/** The public view: drops tenant, fence and lastEpoch. */
+/** The public view: drops tenant, fence, lastEpoch and weightsKey. */
 export function toPublicJob(record: JobRecord): Job {
-  const { tenant: _tenant, fence: _fence, lastEpoch: _lastEpoch, ...job } = record;
+  const { tenant: _tenant, fence: _fence, lastEpoch: _lastEpoch, weightsKey: _weightsKey, ...job } = record;
   return job;
 }

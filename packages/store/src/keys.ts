@@ -13,6 +13,12 @@ export const keys = {
   job: (id: string) => `${KEY_PREFIX}job:${id}`,
   jobEvents: (id: string) => `${KEY_PREFIX}job:${id}:events`,
   tenantJobs: (tenant: string) => `${KEY_PREFIX}tenant:${tenant}:jobs`,
+  /** Set of the tenant's queued/running job ids (the concurrent-jobs cap counts it). */
+  tenantActiveJobs: (tenant: string) => `${KEY_PREFIX}tenant:${tenant}:active-jobs`,
+  /** Bytes of dataset blobs the tenant stores (the stored-bytes cap counts it). */
+  tenantStoredBytes: (tenant: string) => `${KEY_PREFIX}tenant:${tenant}:stored-bytes`,
+  /** @fastify/rate-limit counters (one per API key's tenant), shared by every API process. */
+  rateLimitPrefix: `${KEY_PREFIX}rate-limit:`,
 };
 
 /** Blob store keys for datasets and job artifacts. */
@@ -22,6 +28,12 @@ export const blobKeys = {
   checkpointsPrefix: (jobId: string) => `jobs/${jobId}/checkpoints/`,
   bestCheckpoint: (jobId: string) => `jobs/${jobId}/best.ckpt`,
   finalWeights: (jobId: string) => `jobs/${jobId}/final.safetensors`,
+  /**
+   * Final weights written by one attempt (fence token). Only the attempt whose fenced `succeeded`
+   * transition lands gets its key recorded on the job (`weightsKey`), so a zombie attempt's
+   * weights are never served.
+   */
+  attemptFinalWeights: (jobId: string, fence: number) => `jobs/${jobId}/attempts/${fence}/final.safetensors`,
   bestWeights: (jobId: string) => `jobs/${jobId}/best.safetensors`,
   jobPrefix: (jobId: string) => `jobs/${jobId}/`,
 };

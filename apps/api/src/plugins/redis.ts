@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { assertRedisReachable, createRedis, redactUrl } from '@unroll/store';
+import { assertRedisReachable, checkRedisDurability, createRedis, redactUrl } from '@unroll/store';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Command connection: fails fast while Redis is down (no offline queue, 2 s timeout). */
+    /** Command connection: fails fast while Redis is down (no offline queue, 1.5 s timeout). */
     redis: Redis;
     /** A new connection for blocking reads (XREAD BLOCK); the caller closes it. */
     createBlockingRedis(): Redis;
@@ -33,6 +33,12 @@ export default fp(
         resolve();
       });
     });
+    // A 202 promises the job survives a Redis crash: that needs AOF with fsync on every write.
+    const durability = await checkRedisDurability(redis);
+    if (!durability.durable) {
+      if (app.config.REQUIRE_DURABLE_REDIS) throw new Error(`${durability.problem} (REQUIRE_DURABLE_REDIS is set)`);
+      app.log.warn({ appendonly: durability.appendonly, appendfsync: durability.appendfsync }, durability.problem!);
+    }
     app.decorate('redis', redis);
     app.decorate('createBlockingRedis', () => {
       const conn = createRedis(url, 'blocking');

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiErrorBody, Dataset, DATASET_CONTENT_TYPES, DatasetId, PageQuery, UploadDatasetQuery, pageOf, type CsvOptions } from '@unroll/protocol';
-import { BlobTooLargeError, blobKeys, newDatasetId, toPublicDataset } from '@unroll/store';
+import { BlobTooLargeError, blobKeys, newDatasetId, StorageQuotaError, toPublicDataset } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
 
@@ -26,7 +26,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           'Body: `text/plain` (character LM corpus), `application/json` (sequences), or `text/csv` (time series; query targetColumns / horizon / normalize). ' +
           'Larger than MAX_UPLOAD_BYTES: 413 payload_too_large. Invalid content: 400 invalid_dataset with line / column.',
         querystring: UploadDatasetQuery,
-        response: { 201: Dataset, ...errors, 413: ApiErrorBody, 415: ApiErrorBody, 503: ApiErrorBody },
+        response: { 201: Dataset, ...errors, 413: ApiErrorBody, 415: ApiErrorBody, 429: ApiErrorBody, 503: ApiErrorBody },
       },
     },
     async (request, reply) => {
@@ -44,6 +44,11 @@ const routes: FastifyPluginAsyncZod = async (app) => {
               normalize: q.normalize ?? true,
             }
           : null;
+
+      // A tenant already at its stored-bytes cap is refused before a byte is read.
+      const quota = app.config.MAX_STORED_BYTES_PER_TENANT;
+      const stored = quota > 0 ? await app.datasets.storedBytes(request.tenant) : 0;
+      if (quota > 0 && stored >= quota) throw new StorageQuotaError(request.tenant, quota, stored);
 
       const id = newDatasetId();
       const blobKey = blobKeys.dataset(id);
@@ -78,7 +83,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           stats,
           csv,
           createdAt: new Date().toISOString(),
-        });
+        }, { maxStoredBytes: quota });
         return reply.code(201).send(toPublicDataset(record));
       } catch (err) {
         await app.blobs.delete(blobKey).catch(() => {});

@@ -6,7 +6,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get('/', { config: { public: true }, schema: { hide: true } }, async () => ({
     name: 'Unroll API',
     links: { docs: '/docs', openapi: '/openapi.json', health: '/healthz', ready: '/readyz', datasets: '/v1/datasets', jobs: '/v1/jobs' },
-    dashboard: null,
+    dashboard: '/',
   }));
 
   app.get(

@@ -18,7 +18,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   async function modelFor(jobId: string, tenant: string, which: 'final' | 'best'): Promise<RnnModel> {
     const job = await app.jobs.getForTenant(jobId, tenant);
     if (!job) throw ApiError.notFound('job', jobId);
-    const model = await loadModel(app.blobs, jobId, which, cache);
+    const model = await loadModel(app.blobs, jobId, which, cache, job.weightsKey);
     if (!model) throw new ApiError(409, 'not_ready', `job ${jobId} has no ${which} weights yet (status ${job.status})`, { param: 'weights' });
     return model;
   }

@@ -13,7 +13,7 @@ import {
   type DatasetFormat,
   type Task,
 } from '@unroll/protocol';
-import { blobKeys, IllegalTransitionError, newDatasetId, toPublicJob, type DatasetRecord } from '@unroll/store';
+import { ActiveJobsCapError, blobKeys, IllegalTransitionError, newDatasetId, toPublicJob, type DatasetRecord } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
 import { DatasetError } from '../engine.ts';
@@ -32,7 +32,29 @@ export function checkCompatible(task: Task, dataset: Pick<DatasetRecord, 'id' | 
   }
 }
 
+/** How long the API keeps trying to mark a job it could not enqueue as failed (Redis away). */
+const ENQUEUE_FAILED_RETRY_MS = 120_000;
+
 const routes: FastifyPluginAsyncZod = async (app) => {
+  let closing = false;
+  app.addHook('onClose', async () => {
+    closing = true;
+  });
+
+  async function failUnqueuedJob(jobId: string): Promise<void> {
+    const deadline = Date.now() + ENQUEUE_FAILED_RETRY_MS;
+    for (let delay = 200; !closing && Date.now() < deadline; delay = Math.min(delay * 2, 5000)) {
+      try {
+        await app.jobs.transition(jobId, 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued (Redis unavailable); it was not acknowledged' } });
+        return;
+      } catch (err) {
+        if (err instanceof IllegalTransitionError) return; // it moved on: not ours to fail any more
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+    app.log.error({ jobId }, 'could not mark an unqueued job failed');
+  }
+
   // Job routes log the job id on every line.
   app.addHook('preHandler', async (request) => {
     const id = (request.params as { id?: string } | undefined)?.id;
@@ -47,12 +69,15 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Queue a training job',
         description: 'Unknown fields are rejected (400 naming the field); every number is bounded; defaults are filled in and echoed in `spec`.',
         body: CreateJobRequest,
-        response: { 202: Job, ...errors, 413: ApiErrorBody, 503: ApiErrorBody },
+        response: { 202: Job, ...errors, 413: ApiErrorBody, 429: ApiErrorBody, 503: ApiErrorBody },
       },
     },
     async (request, reply) => {
       const body = request.body;
       let dataset: DatasetRecord;
+      // Cheap early refusal; the create script checks the cap again atomically.
+      const cap = app.config.MAX_ACTIVE_JOBS_PER_TENANT;
+      if (cap > 0 && (await app.jobs.activeCount(request.tenant)) >= cap) throw new ActiveJobsCapError(request.tenant, cap);
       if (body.inline) {
         // A small dataset in the request: validated and stored like an upload.
         const csv = body.inline.format === 'csv' ? { horizon: 1, normalize: true, ...body.inline.csv } : null;
@@ -77,6 +102,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           stats,
           csv,
           createdAt: new Date().toISOString(),
+        }, { maxStoredBytes: app.config.MAX_STORED_BYTES_PER_TENANT }).catch(async (err: unknown) => {
+          await app.blobs.delete(blobKeys.dataset(id)).catch(() => {});
+          throw err;
         });
       } else {
         const found = await app.datasets.getForTenant(body.datasetId!, request.tenant);
@@ -86,14 +114,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       }
       const spec = JobSpec.parse({ datasetId: dataset.id, task: body.task, model: body.model, training: body.training });
       // Durable record first (Redis runs with AOF), then the queue entry.
-      const job = await app.jobs.create({ tenant: request.tenant, spec });
+      const job = await app.jobs.create({ tenant: request.tenant, spec, maxActiveJobs: app.config.MAX_ACTIVE_JOBS_PER_TENANT });
       request.log.info({ jobId: job.id }, 'job created');
       try {
         await app.queue.enqueue(job.id);
       } catch (err) {
-        await app.jobs
-          .transition(job.id, 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued' } })
-          .catch(() => {});
+        // The client gets an error (not a 202), so the record must not stay queued forever with no
+        // queue entry: mark it failed, retrying in the background while Redis is away.
+        void failUnqueuedJob(job.id);
         throw err;
       }
       return reply.code(202).send(toPublicJob(job));

@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const { format, checkpoint } = request.query;
       const which = checkpoint === undefined ? 'final' : checkpoint === 'best' ? 'best' : Number(checkpoint);
       const dataset = which === 'final' ? null : await app.datasets.get(job.datasetId);
-      const weights = await loadWeightsBytes(app.blobs, id, which, { spec: job.spec, dataset });
+      const weights = await loadWeightsBytes(app.blobs, id, which, { spec: job.spec, dataset, weightsKey: job.weightsKey });
       if (!weights) {
         throw new ApiError(409, 'not_ready', which === 'final' ? `job ${id} has no final weights yet (status ${job.status})` : `job ${id} has no ${which === 'best' ? 'best' : `epoch ${which}`} checkpoint`, {
           param: which === 'final' ? 'id' : 'checkpoint',
