@@ -3,7 +3,7 @@
 // sees every epoch exactly once — and the same weights as an uninterrupted run.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { JobSpec, type EventMessage, type JobEvent } from '@unroll/protocol';
-import { parseTextCorpus, RnnModel, splitForValidation, Trainer } from '@unroll/rnn';
+import { createDefaultKernels, parseTextCorpus, RnnModel, splitForValidation, Trainer } from '@unroll/rnn';
 import { startService, type Service } from './support/service.ts';
 
 // The worker helper's own mapping; the test must train exactly what the worker trains.
@@ -67,7 +67,9 @@ describe('a worker crash', () => {
     const spec = JobSpec.parse(body);
     const full = parseTextCorpus(CORPUS);
     const { train, validation } = splitForValidation(full, spec.training.validationSplit);
-    const reference = Trainer.create(toTrainSpec(spec, datasetShape(full)), train, { validation });
+    // the worker's default backend (WASM SIMD unless UNROLL_BACKEND=js): the same arithmetic
+    const kernels = await createDefaultKernels();
+    const reference = Trainer.create(toTrainSpec(spec, datasetShape(full)), train, { validation, kernels });
     for (let e = 0; e < EPOCHS; e++) reference.runEpoch();
     const weights = await service.request(`/v1/jobs/${jobId}/weights`);
     const model = RnnModel.fromSafetensors(new Uint8Array(await weights.arrayBuffer()));

@@ -5,7 +5,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { JobSpec } from '@unroll/protocol';
 import {
+  checkpointBackend,
+  createDefaultKernels,
   DatasetError,
+  isBackendRequest,
+  type Kernels,
   NonFiniteError,
   parseCsvSeries,
   parseJsonSequences,
@@ -71,7 +75,7 @@ function toThreadError(err: unknown): ThreadError {
   return { code: 'training_failed', message: e?.message ?? String(err), retryable: true, ...(e?.stack ? { stack: e.stack } : {}) };
 }
 
-function train(input: TrainingThreadInput): void {
+function train(input: TrainingThreadInput, kernels: Kernels): void {
   const stopFlag = new Int32Array(input.stopFlag);
   const stopRequested = () => Atomics.load(stopFlag, 0) !== StopReason.none;
   const spec: JobSpec = input.spec;
@@ -85,14 +89,14 @@ function train(input: TrainingThreadInput): void {
   const rejectedCheckpoints: { key: string; reason: string }[] = [];
   for (const candidate of input.checkpoints) {
     try {
-      trainer = Trainer.restore(candidate.bytes, trainSet, { validation });
+      trainer = Trainer.restore(candidate.bytes, trainSet, { validation, kernels });
       resumedFromKey = candidate.key;
       break;
     } catch (err) {
       rejectedCheckpoints.push({ key: candidate.key, reason: (err as Error).message });
     }
   }
-  trainer ??= Trainer.create(trainSpec, trainSet, { validation });
+  trainer ??= Trainer.create(trainSpec, trainSet, { validation, kernels });
 
   // Early stopping resumes where it was: replay the validation losses already published.
   const stopper = new EarlyStopper(spec.training.earlyStopping);
@@ -168,8 +172,27 @@ function train(input: TrainingThreadInput): void {
   });
 }
 
+/**
+ * The job's compute backend: the WASM SIMD kernels (UNROLL_BACKEND=js selects the reference),
+ * except that a resumed job keeps the backend its newest checkpoint recorded, so the
+ * continuation is bitwise identical to an uninterrupted run.
+ */
+async function kernelsFor(input: TrainingThreadInput): Promise<Kernels> {
+  const recorded = input.checkpoints.map((c) => checkpointBackend(c.bytes)).find((b) => b !== null) ?? null;
+  return createDefaultKernels({
+    ...(isBackendRequest(recorded) ? { backend: recorded } : {}),
+    hidden: input.spec.model.hiddenSize,
+    onFallback: (reason) => console.warn(`training thread: using the JS kernels: ${reason}`),
+  });
+}
+
+const input = workerData as TrainingThreadInput;
+let kernels: Kernels | null = null;
 try {
-  train(workerData as TrainingThreadInput);
+  kernels = await kernelsFor(input);
+  train(input, kernels);
 } catch (err) {
   post({ type: 'error', error: toThreadError(err) });
+} finally {
+  await kernels?.close?.();
 }

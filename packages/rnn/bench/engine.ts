@@ -1,5 +1,7 @@
 // Engine benchmark: the real training path (Trainer.step) of a character language model.
-//   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend js|wasm] [--json]
+//   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend wasm|js] [--threads T|auto] [--json]
+// The backend comes from createDefaultKernels, exactly as the worker trains: WASM SIMD, two
+// threads from H = 256 (--threads auto, the default), else one; --threads N overrides.
 // Setting: V = 65 (tiny-shakespeare-sized vocabulary), Adam, clip norm 5, TBPTT k1 = k2 = K,
 // synthetic corpus long enough that the timed steps never wrap an epoch.
 
@@ -7,8 +9,7 @@ import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import type { TokenStream } from '../src/data/dataset.ts';
 import { Prng } from '../src/prng.ts';
-import type { Kernels } from '../src/kernels/kernels.ts';
-import { jsKernels } from '../src/kernels/js.ts';
+import { createDefaultKernels } from '../src/kernels/select.ts';
 import { Trainer } from '../src/trainer.ts';
 
 const { values } = parseArgs({
@@ -20,7 +21,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '100' },
     warmup: { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
-    backend: { type: 'string', default: 'js' },
+    backend: { type: 'string', default: 'wasm' },
+    threads: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -42,8 +44,20 @@ if (values.backend !== 'js' && values.backend !== 'wasm') {
   process.stderr.write(`error: --backend must be js or wasm, got '${values.backend}'\n`);
   process.exit(2);
 }
-// the WASM SIMD backend is loaded only when asked for
-const kernels: Kernels = values.backend === 'wasm' ? await (await import('../src/kernels/wasm/index.ts')).createWasmKernels() : jsKernels;
+let threads: number | 'auto' | undefined;
+if (values.threads !== undefined) {
+  threads = values.threads === 'auto' ? 'auto' : Number(values.threads);
+  if (threads !== 'auto' && (!Number.isSafeInteger(threads) || threads < 1)) {
+    process.stderr.write(`error: --threads must be a positive integer or auto, got '${values.threads}'\n`);
+    process.exit(2);
+  }
+}
+const kernels = await createDefaultKernels({
+  backend: values.backend,
+  hidden: H,
+  ...(threads !== undefined ? { threads } : {}),
+  onFallback: (reason) => process.stderr.write(`warning: using the JS kernels: ${reason}\n`),
+});
 
 // synthetic corpus: a random walk over the vocabulary (some structure, no file needed)
 const total = B * K * (steps + warmup + 1) + 1;
@@ -88,6 +102,8 @@ const result = {
   msPerStep: +(ms / steps).toFixed(3),
   config: { batch: B, hidden: H, window: K, vocab: V, steps, warmup, optimizer: 'adam', clipNorm: 5, bptt: { k1: K, k2: K }, dtype: 'float32' },
   backend: trainer.kernels.name,
+  kernelsId: trainer.backend,
+  threads: 'threads' in kernels ? (kernels as { threads: number }).threads : 1,
   params: trainer.layout.total,
   finalLoss: +lastLoss.toFixed(4),
   node: process.version,
@@ -95,3 +111,5 @@ const result = {
 };
 if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+trainer.dispose();
+await kernels.close?.();

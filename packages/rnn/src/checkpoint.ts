@@ -24,6 +24,11 @@ const DIGEST_BYTES = 32;
 export interface TrainerState {
   spec: TrainSpec;
   dtype: Dtype;
+  /**
+   * Kernels id of the trainer that wrote it ('js', 'wasm-simd', 'wasm-simd-fma'); null in
+   * checkpoints written before backends were recorded. Resuming on the same id is bitwise exact.
+   */
+  backend: string | null;
   /** Identifies the training data (kind and sizes) so a restore on other data is refused. */
   datasetFingerprint: string;
   epoch: number;
@@ -83,6 +88,7 @@ export function encodeCheckpoint(s: TrainerState): Uint8Array {
   const header = {
     spec: s.spec,
     dtype: s.dtype,
+    backend: s.backend,
     datasetFingerprint: s.datasetFingerprint,
     epoch: s.epoch,
     stepInEpoch: s.stepInEpoch,
@@ -113,6 +119,24 @@ export function encodeCheckpoint(s: TrainerState): Uint8Array {
 
 function corrupt(message: string): CheckpointError {
   return new CheckpointError('checkpoint_corrupt', `not a valid Unroll checkpoint: ${message}`);
+}
+
+/**
+ * The backend id recorded in a checkpoint's header, without verifying the checksum (restore
+ * does that): null when the bytes are not a checkpoint or it predates the field. Lets a caller
+ * pick the same backend before restoring, for a bitwise-exact continuation.
+ */
+export function checkpointBackend(input: Uint8Array): string | null {
+  try {
+    const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    if (bytes.length < 16 || new TextDecoder().decode(bytes.subarray(0, 8)) !== CHECKPOINT_MAGIC) return null;
+    const jsonLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(12, true);
+    if (16 + jsonLength > bytes.length) return null;
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + jsonLength))) as { backend?: unknown };
+    return typeof header.backend === 'string' ? header.backend : null;
+  } catch {
+    return null;
+  }
 }
 
 export function decodeCheckpoint(input: Uint8Array): TrainerState {
@@ -158,6 +182,7 @@ export function decodeCheckpoint(input: Uint8Array): TrainerState {
   return {
     spec: header.spec as TrainSpec,
     dtype: header.dtype as Dtype,
+    backend: typeof header.backend === 'string' ? header.backend : null,
     datasetFingerprint: header.datasetFingerprint as string,
     epoch: header.epoch as number,
     stepInEpoch: header.stepInEpoch as number,

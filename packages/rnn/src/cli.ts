@@ -21,7 +21,7 @@ commands:
   sample   generate text from a trained character language model
 run 'unroll-rnn <command> --help' for its flags`;
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
@@ -39,7 +39,7 @@ export function main(argv: string[]): number {
   try {
     const { values, positionals } = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    cmd.run(values as Record<string, string | boolean | undefined>, (line) => process.stdout.write(`${line}\n`));
+    await cmd.run(values as Record<string, string | boolean | undefined>, (line) => process.stdout.write(`${line}\n`));
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string; line?: number; column?: number; field?: string };
@@ -57,5 +57,5 @@ export function main(argv: string[]): number {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli.ts')) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 }

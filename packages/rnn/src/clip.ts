@@ -17,11 +17,33 @@ export function globalNorm(grads: FloatArray): number {
  */
 export function clipGradNorm(grads: FloatArray, maxNorm: number): { totalNorm: number; clipped: boolean } {
   const totalNorm = globalNorm(grads);
-  if (!Number.isFinite(totalNorm)) return { totalNorm, clipped: false };
+  return { totalNorm, clipped: clipToNorm(grads, maxNorm, totalNorm) };
+}
+
+/** clipGradNorm's scaling for a norm computed already (e.g. by sumSquaresByParam); true when scaled. */
+export function clipToNorm(grads: FloatArray, maxNorm: number, totalNorm: number): boolean {
+  if (!Number.isFinite(totalNorm)) return false;
   const coef = maxNorm / (totalNorm + 1e-6);
-  if (coef >= 1) return { totalNorm, clipped: false };
+  if (coef >= 1) return false;
   for (let i = 0; i < grads.length; i++) grads[i] *= coef;
-  return { totalNorm, clipped: true };
+  return true;
+}
+
+/**
+ * Σ x² of every parameter tensor in one pass (into `out`, layout order; each equals
+ * paramNorms(buf)² bit for bit) and returns their sum. The sum is non-finite exactly when some
+ * element is: float32 squares (< 1.2e77) cannot overflow a double sum.
+ */
+export function sumSquaresByParam(buf: FloatArray, layout: ParamLayout, out: Float64Array): number {
+  let total = 0;
+  for (let p = 0; p < layout.views.length; p++) {
+    const v = layout.views[p];
+    let sumSq = 0;
+    for (let i = v.offset, end = v.offset + v.size; i < end; i++) sumSq += buf[i] * buf[i];
+    out[p] = sumSq;
+    total += sumSq;
+  }
+  return total;
 }
 
 /** Element-wise clamp to [-value, value] (min-char-rnn's np.clip). Counts the elements changed. */

@@ -44,17 +44,6 @@ export function saturationMeasure(act: Activation): SaturationMeasure {
   return act === 'tanh' ? 'tanh_saturated' : 'relu_dead';
 }
 
-/** Hidden activations that are saturated (tanh: |h| > 0.99) or dead (relu: h == 0). */
-export function countSaturated(h: FloatArray, act: Activation): number {
-  let n = 0;
-  if (act === 'tanh') {
-    for (let i = 0; i < h.length; i++) if (h[i] > 0.99 || h[i] < -0.99) n++;
-  } else {
-    for (let i = 0; i < h.length; i++) if (h[i] === 0) n++;
-  }
-  return n;
-}
-
 /** Deterministic power-iteration start: the normalised all-ones vector. */
 export function powerIterationStart(H: number): Float64Array {
   return new Float64Array(H).fill(1 / Math.sqrt(H));

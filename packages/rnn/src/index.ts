@@ -10,7 +10,7 @@ export type { Dtype, FloatArray, FloatArrayConstructor, ParamLayout, ParamName, 
 export { Trainer, validateTrainSpec } from './trainer.ts';
 export type { RestoreOptions, RunEpochHooks, TrainerOptions } from './trainer.ts';
 export type { EpochMetrics, EvalMetrics, SaturationMeasure, StepMetrics } from './diagnostics.ts';
-export { CHECKPOINT_MAGIC, CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+export { CHECKPOINT_MAGIC, CHECKPOINT_VERSION, checkpointBackend, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 export type { TrainerState } from './checkpoint.ts';
 export { CheckpointError, ModelFormatError, ModelInputError, NonFiniteError, SpecError } from './errors.ts';
 export type { CheckpointErrorCode, ModelFormatErrorCode, NonFiniteCode } from './errors.ts';
@@ -19,8 +19,14 @@ export type { CheckpointErrorCode, ModelFormatErrorCode, NonFiniteCode } from '.
 export { MODEL_FORMAT_VERSION, MODEL_JSON_FORMAT, RnnModel } from './model.ts';
 export type { ImportOptions, ModelJson, PredictResult, RnnModelInit } from './model.ts';
 
+// compute backends: createDefaultKernels is what services train with (WASM SIMD, JS fallback)
+export { BACKEND_REQUESTS, TWO_THREAD_MIN_HIDDEN, createDefaultKernels, isBackendRequest } from './kernels/select.ts';
+export type { BackendRequest, DefaultKernelsOptions } from './kernels/select.ts';
+export { createWasmKernels } from './kernels/wasm/backend.ts';
+export type { WasmKernels, WasmKernelsOptions } from './kernels/wasm/backend.ts';
+
 // engine internals useful to tools and tests
-export type { Kernels } from './kernels/kernels.ts';
+export type { AdamStepScalars, Kernels } from './kernels/kernels.ts';
 export { jsKernels } from './kernels/js.ts';
 export { outputBackward, outputForward, rnnBackward, rnnForward } from './rnn.ts';
 export type { RecurrentWeights, StepInputs } from './rnn.ts';
@@ -37,7 +43,7 @@ export { initParams } from './init.ts';
 export { DEFAULT_LR, OptimizerSpecError, createOptimizer, withOptimizerDefaults } from './optim.ts';
 export type { Optimizer, OptimizerBuffer, OptimizerSpecInput, OptimizerState, ResolvedOptimizerSpec } from './optim.ts';
 export { learningRateAt } from './schedule.ts';
-export { clipGradNorm, clipGradValue, findNonFinite, globalNorm, paramNorms } from './clip.ts';
+export { clipGradNorm, clipGradValue, clipToNorm, findNonFinite, globalNorm, paramNorms, sumSquaresByParam } from './clip.ts';
 export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 export type { SafeDtype, Tensor, TensorData } from './safetensors.ts';
 export { argmax, sampleFromLogits, softmaxInto, topKIndices } from './sampling.ts';

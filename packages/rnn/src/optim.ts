@@ -6,6 +6,7 @@
 // Buffer names follow torch's optimizer state keys so diagnostics and checkpoints read
 // like a PyTorch state_dict.
 
+import type { AdamStepScalars, Kernels } from './kernels/kernels.ts';
 import type { FloatArray, FloatArrayConstructor } from './layout.ts';
 import type { OptimizerSpec } from './spec.ts';
 
@@ -199,9 +200,12 @@ function sgdRule(s: Extract<ResolvedOptimizerSpec, { name: 'sgd' }>): Rule {
   };
 }
 
-function adamRule(s: Extract<ResolvedOptimizerSpec, { name: 'adam' | 'adamw' }>): Rule {
+function adamRule(s: Extract<ResolvedOptimizerSpec, { name: 'adam' | 'adamw' }>, kernels: Kernels | null): Rule {
   const { beta1, beta2, eps, weightDecay, amsgrad } = s;
   const decoupled = s.name === 'adamw';
+  // the backend's fused step, when it has one (amsgrad stays on the reference loop)
+  const fused = !amsgrad && kernels?.adamStep !== undefined ? kernels : null;
+  const scalars: AdamStepScalars = { stepSize: 0, bc2Sqrt: 0, beta1, beta2, eps, weightDecay, decoupled, lr: 0 };
   return {
     bufferNames: amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'],
     initial: amsgrad ? [0, 0, 0] : [0, 0],
@@ -209,6 +213,12 @@ function adamRule(s: Extract<ResolvedOptimizerSpec, { name: 'adam' | 'adamw' }>)
       const m = bufs[0], v = bufs[1], vmax = bufs[2];
       const stepSize = lr / (1 - beta1 ** t);
       const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
+      if (fused !== null) {
+        scalars.stepSize = stepSize;
+        scalars.bc2Sqrt = bc2Sqrt;
+        scalars.lr = lr;
+        if (fused.adamStep!(p, g, m, v, p.length, scalars)) return;
+      }
       const decay = 1 - lr * weightDecay;
       for (let i = 0; i < p.length; i++) {
         let pi = p[i];
@@ -285,13 +295,13 @@ function rmspropRule(s: Extract<ResolvedOptimizerSpec, { name: 'rmsprop' }>): Ru
   };
 }
 
-function ruleFor(spec: ResolvedOptimizerSpec): Rule {
+function ruleFor(spec: ResolvedOptimizerSpec, kernels: Kernels | null): Rule {
   switch (spec.name) {
     case 'sgd':
       return sgdRule(spec);
     case 'adam':
     case 'adamw':
-      return adamRule(spec);
+      return adamRule(spec, kernels);
     case 'adagrad':
       return adagradRule(spec);
     case 'rmsprop':
@@ -299,12 +309,19 @@ function ruleFor(spec: ResolvedOptimizerSpec): Rule {
   }
 }
 
-/** An optimizer over `size` scalars whose moment buffers are `ctor` arrays. */
-export function createOptimizer(spec: OptimizerSpecInput, size: number, ctor: FloatArrayConstructor): Optimizer {
+/**
+ * An optimizer over `size` scalars whose moment buffers are `ctor` arrays. With `kernels` (the
+ * trainer passes its backend) the moments are allocated there, next to the parameters, and
+ * Adam / AdamW use the backend's fused step when it has one (`Kernels.adamStep`).
+ */
+export function createOptimizer(
+  spec: OptimizerSpecInput, size: number, ctor: FloatArrayConstructor, kernels?: Kernels,
+): Optimizer {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`optimizer size must be a non-negative integer, got ${size}`);
   const resolved = withOptimizerDefaults(spec);
-  const rule = ruleFor(resolved);
-  const buffers: FloatArray[] = rule.bufferNames.map((_, k) => new ctor(size).fill(rule.initial[k]));
+  const rule = ruleFor(resolved, kernels ?? null);
+  const dtype = ctor === Float64Array ? 'float64' : 'float32';
+  const buffers: FloatArray[] = rule.bufferNames.map((_, k) => (kernels ? kernels.alloc(size, dtype) : new ctor(size)).fill(rule.initial[k]));
   let stepCount = 0;
 
   return {

@@ -51,8 +51,8 @@ export function rnnForward(
 }
 
 export interface RnnBackwardScratch {
-  dh: FloatArray; // (B, H) total ∂L/∂h_t
   dhNext: FloatArray; // (B, H) ∂L/∂h_{t-1} through the recurrence
+  dbias: FloatArray; // (H) Σ rows of ∂L/∂pre: b_ih and b_hh get the same gradient
 }
 
 /**
@@ -77,19 +77,14 @@ export function rnnBackward(
 ): void {
   const { K, B, I, H } = s;
   const BH = B * H;
-  const dh = scratch.dh.subarray(0, BH);
   const dhNext = scratch.dhNext.subarray(0, BH);
   dhNext.fill(0);
   for (let t = K - 1; t >= 0; t--) {
     const h = hs.subarray((t + 1) * BH, (t + 2) * BH); // (B, H)
     const dSlot = dhs.subarray(t * BH, (t + 1) * BH); // (B, H): ∂L/∂h_t from outputs in, ∂L/∂pre_t out
-    for (let i = 0; i < BH; i++) dh[i] = dSlot[i] + dhNext[i];
-    if (profile !== null) {
-      let sq = 0;
-      for (let i = 0; i < BH; i++) sq += dh[i] * dh[i];
-      profile[t] += Math.sqrt(sq);
-    }
-    k.actBackward(dSlot, dh, h, BH, act);
+    // dpre = (∂L/∂h_t from the outputs + from step t+1) ⊙ act'(h_t), one pass
+    const sq = k.actBackwardAdd(dSlot, dSlot, dhNext, h, BH, act);
+    if (profile !== null) profile[t] += Math.sqrt(sq);
     k.matmulNN(dhNext, dSlot, w.Whh, B, H, H, false); // (B, H) = dpre (B, H) · Whh (H, H)
   }
   const N = K * B;
@@ -100,8 +95,12 @@ export function rnnBackward(
   } else {
     k.matmulTN(dW.Wxh, dpre, inputs.x.subarray(0, N * I), H, I, N, true); // (H, I) += dpreᵀ · x
   }
-  k.biasGradAdd(dW.bih, dpre, N, H);
-  k.biasGradAdd(dW.bhh, dpre, N, H);
+  // ∂L/∂b_ih = ∂L/∂b_hh = Σ rows of dpre: one pass over (K·B, H), added to both
+  const dbias = scratch.dbias.subarray(0, H);
+  dbias.fill(0);
+  k.biasGradAdd(dbias, dpre, N, H);
+  k.addBias(dW.bih, dbias, 1, H);
+  k.addBias(dW.bhh, dbias, 1, H);
   if (dh0 !== null) dh0.set(dhNext);
 }
 

@@ -8,10 +8,9 @@
 
 import { checkTaskMatchesDataset, datasetSizes, WindowSource } from './batches.ts';
 import { decodeCheckpoint, encodeCheckpoint, type TrainerState } from './checkpoint.ts';
-import { clipGradNorm, clipGradValue, findNonFinite, globalNorm, paramNorms } from './clip.ts';
+import { clipGradValue, clipToNorm, findNonFinite, globalNorm, paramNorms, sumSquaresByParam } from './clip.ts';
 import type { Dataset } from './data/dataset.ts';
 import {
-  countSaturated,
   emptyAccumulators,
   type EpochAccumulators,
   type EpochMetrics,
@@ -46,7 +45,11 @@ import {
 export interface TrainerOptions {
   /** Evaluated at the end of every epoch (EpochMetrics.validation). */
   validation?: Dataset | null;
-  /** Compute backend (default: the JS reference kernels). */
+  /**
+   * Compute backend (default: the JS reference kernels; services use createDefaultKernels, the
+   * WASM SIMD backend). The trainer allocates every buffer through it; the caller owns it
+   * (Trainer.dispose gives the buffers back, kernels.close() stops it).
+   */
   kernels?: Kernels;
   /** 'float32' (default) for training, 'float64' for gradient checks. */
   dtype?: Dtype;
@@ -142,6 +145,9 @@ export class Trainer {
   private lastEpoch: EpochMetrics | null = null;
   private modelCache: RnnModel | null = null;
   private evalCache: { ws: BpttWorkspace; carry: FloatArray } | null = null;
+  /** Σ g² per parameter tensor of the current step (layout order). */
+  private readonly gradSumSq: Float64Array;
+  private disposed = false;
 
   private constructor(
     readonly spec: TrainSpec,
@@ -158,7 +164,8 @@ export class Trainer {
     this.paramViews = viewsOf(this.params, this.layout);
     this.gradViews = viewsOf(this.grads, this.layout);
     try {
-      this.optimizer = createOptimizer(spec.optimizer, this.layout.total, arrayCtor(dtype));
+      // moments through the backend too: everything the step touches lives in its memory
+      this.optimizer = createOptimizer(spec.optimizer, this.layout.total, arrayCtor(dtype), kernels);
     } catch (e) {
       if (e instanceof OptimizerSpecError) throw new SpecError(`optimizer.${e.field}`, e.message);
       throw e;
@@ -172,6 +179,35 @@ export class Trainer {
     this.powerVector = powerIterationStart(H);
     this.rng = new Prng(spec.seed);
     this.acc = emptyAccumulators(this.layout, this.maxK);
+    this.gradSumSq = new Float64Array(this.layout.views.length);
+  }
+
+  /** Kernels id of this trainer's backend (recorded in checkpoints). */
+  get backend(): string {
+    return this.kernels.id ?? this.kernels.name;
+  }
+
+  /**
+   * Gives every buffer back to the backend (kernels.free). The trainer, and models or views it
+   * handed out (`model`, `params`), must not be used afterwards. Does not close the kernels.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const free = this.kernels.free?.bind(this.kernels);
+    if (free === undefined) return;
+    for (const buf of [this.params, this.grads, this.carried]) free(buf);
+    for (const b of this.optimizer.state()) free(b.data);
+    this.ws.dispose();
+    if (this.evalCache !== null) {
+      this.evalCache.ws.dispose();
+      free(this.evalCache.carry);
+      this.evalCache = null;
+    }
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error('trainer was disposed');
   }
 
   static create(spec: TrainSpec, train: Dataset, options: TrainerOptions = {}): Trainer {
@@ -227,9 +263,11 @@ export class Trainer {
 
   /** The whole trainer state as a checksummed binary checkpoint. */
   serialize(): Uint8Array {
+    this.checkLive();
     const state: TrainerState = {
       spec: this.spec,
       dtype: this.dtype,
+      backend: this.backend,
       datasetFingerprint: datasetFingerprint(this.train),
       epoch: this.epochIndex,
       stepInEpoch: this.stepIndex,
@@ -328,6 +366,7 @@ export class Trainer {
    * begins.
    */
   step(): StepMetrics | null {
+    this.checkLive();
     if (this.batchIndex >= this.source.batchCount()) {
       this.finishEpoch();
       return null;
@@ -348,28 +387,26 @@ export class Trainer {
     if (!Number.isFinite(r.loss)) {
       throw new NonFiniteError('non_finite_loss', this.epochIndex, this.stepIndex, null, null, r.loss);
     }
-    const bad = findNonFinite(this.grads, layout);
-    if (bad !== null) {
-      const v = layout.byName[bad.param];
-      throw new NonFiniteError(
-        'non_finite_gradient', this.epochIndex, this.stepIndex, v.torchName, bad.index, this.grads[v.offset + bad.index],
-      );
+    // one pass over the gradients: per-parameter Σ g² (diagnostics), the global norm, and the
+    // non-finite check (the sum is non-finite exactly when an element is)
+    const sumSq = sumSquaresByParam(this.grads, layout, this.gradSumSq);
+    if (!Number.isFinite(sumSq)) {
+      const bad = findNonFinite(this.grads, layout);
+      if (bad !== null) {
+        const v = layout.byName[bad.param];
+        throw new NonFiniteError(
+          'non_finite_gradient', this.epochIndex, this.stepIndex, v.torchName, bad.index, this.grads[v.offset + bad.index],
+        );
+      }
     }
 
     // diagnostics before clipping
     const acc = this.acc;
-    const perParam = paramNorms(this.grads, layout);
-    layout.views.forEach((v, i) => (acc.paramGradNormSums[i] += perParam[v.name]));
-    let gradNorm: number;
+    for (let i = 0; i < this.gradSumSq.length; i++) acc.paramGradNormSums[i] += Math.sqrt(this.gradSumSq[i]);
+    const gradNorm = Math.sqrt(sumSq);
     let clipped = false;
-    if (spec.clip.mode === 'norm') {
-      const c = clipGradNorm(this.grads, spec.clip.maxNorm);
-      gradNorm = c.totalNorm;
-      clipped = c.clipped;
-    } else {
-      gradNorm = globalNorm(this.grads);
-      if (spec.clip.mode === 'value') clipped = clipGradValue(this.grads, spec.clip.value).clippedCount > 0;
-    }
+    if (spec.clip.mode === 'norm') clipped = clipToNorm(this.grads, spec.clip.maxNorm, gradNorm);
+    else if (spec.clip.mode === 'value') clipped = clipGradValue(this.grads, spec.clip.value).clippedCount > 0;
     const clippedGradNorm = clipped ? globalNorm(this.grads) : gradNorm;
     const lr = this.learningRate;
     this.optimizer.step(this.params, this.grads, lr);
@@ -377,7 +414,7 @@ export class Trainer {
     // hidden-state diagnostics over the steps that carried loss (each step counted once)
     const BH = B * H;
     const newest = ws.hs.subarray((span.lossFrom + 1) * BH, (K + 1) * BH);
-    acc.saturatedUnits += countSaturated(newest, spec.model.activation);
+    acc.saturatedUnits += this.kernels.countSaturated(newest, newest.length, spec.model.activation);
     acc.hiddenUnits += newest.length;
     for (let t = 0; t < K; t++) {
       acc.hiddenGradSums[t] += ws.profile[t];
@@ -490,6 +527,7 @@ export class Trainer {
 
   /** Forward-only loss over a dataset (sequences in order, streams split into ≤ batchSize rows). */
   evaluate(ds: Dataset): EvalMetrics {
+    this.checkLive();
     checkTaskMatchesDataset(this.spec.task, ds);
     const sizes = datasetSizes(ds);
     const m = this.spec.model;

@@ -22,9 +22,9 @@ export class BpttWorkspace {
   readonly probs: FloatArray; // (maxK·maxB, O)
   readonly dlogits: FloatArray; // (maxK·maxB, O)
   readonly rowLosses: FloatArray; // (maxK·maxB)
-  readonly dh: FloatArray; // (maxB, H)
   readonly dhNext: FloatArray; // (maxB, H)
   readonly dh0: FloatArray; // (maxB, H) ∂L/∂h0 after a backward
+  readonly dbias: FloatArray; // (H) recurrent bias gradient of one window
   readonly ids: Int32Array; // (maxK, maxB) token inputs, −1 = padding
   readonly x: FloatArray; // (maxK, maxB, I) vector inputs
   readonly targetIds: Int32Array; // (maxK, maxB) class targets, −1 = no loss
@@ -49,15 +49,24 @@ export class BpttWorkspace {
     this.probs = lossKind === 'cross-entropy' ? a(KB * O) : a(0);
     this.dlogits = a(KB * O);
     this.rowLosses = a(KB);
-    this.dh = a(maxB * H);
     this.dhNext = a(maxB * H);
     this.dh0 = a(maxB * H);
+    this.dbias = a(H);
     this.ids = new Int32Array(model.inputKind === 'tokens' ? KB : 0);
     this.x = a(model.inputKind === 'vectors' ? KB * I : 0);
     this.targetIds = new Int32Array(lossKind === 'cross-entropy' ? KB : 0);
     this.targetValues = a(lossKind === 'squared-error' ? KB * O : 0);
     this.mask = new Uint8Array(lossKind === 'squared-error' ? KB : 0);
     this.profile = new Float64Array(maxK);
+  }
+
+  /** Gives the float buffers back to the backend (kernels.free); the workspace is dead afterwards. */
+  dispose(): void {
+    const free = this.kernels.free?.bind(this.kernels);
+    if (free === undefined) return;
+    for (const buf of [this.hs, this.dhs, this.logits, this.probs, this.dlogits, this.rowLosses, this.dhNext, this.dh0, this.dbias, this.x, this.targetValues]) {
+      free(buf);
+    }
   }
 
   /** h0 view (B, H) — write the window's starting hidden state here. */

@@ -35,6 +35,7 @@ describe('unroll-rnn CLI', () => {
       '--lr', '0.02', '--clip-norm', '5', '--val-split', '0.1', '--seed', '3', '--log-every', '20', '--out', dir);
     expect(train.stderr).toBe('');
     expect(train.status).toBe(0);
+    expect(train.stdout).toMatch(/^training lm \(wasm-simd(-fma)? kernels\)/); // the default backend
     expect(train.stdout).toMatch(/epoch 1\/2 {2}loss \d+\.\d+ {2}bpc \d+\.\d+ {2}val_loss/);
     expect(train.stdout).toMatch(/epoch 2\/2 /);
     expect(train.stdout).toMatch(/step 20 \(epoch 1, step 20\)/);
@@ -109,6 +110,19 @@ describe('unroll-rnn CLI', () => {
     const warm = cli('train', ...common, '--epochs', '1', '--init-weights', join(straight, 'model.safetensors'), '--out', join(dir, 'warm'));
     expect(warm.stderr).toBe('');
     expect(firstLoss(warm.stdout)).toBeLessThan(firstLoss(a.stdout));
+  }, 60_000);
+
+  it('--backend js trains on the reference kernels; --resume keeps the checkpoint\'s backend', () => {
+    const out = join(dir, 'js');
+    const first = cli('train', '--data', corpus, '--hidden', '8', '--batch', '4', '--epochs', '1', '--backend', 'js', '--out', out);
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(/^training lm \(js kernels\)/);
+    const resumed = cli('train', '--data', corpus, '--resume', join(out, 'trainer.ckpt'), '--epochs', '2', '--out', out);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.stdout).toMatch(/resumed .* at epoch 2, step 0 \(js kernels\)/);
+    const bad = cli('train', '--data', corpus, '--backend', 'gpu');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--backend/);
   }, 60_000);
 
   it('usage errors exit 2 with the usage; bad data exits 1 with its code', () => {

@@ -15,6 +15,7 @@ import { relaxedSimdAvailable } from '../src/kernels/wasm/relaxed-simd.ts';
 import { PLAIN_VARIANT } from '../src/kernels/wasm/wat/module.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import type { TrainSpec } from '../src/spec.ts';
+import { createOptimizer, type OptimizerSpecInput } from '../src/optim.ts';
 import { Trainer } from '../src/trainer.ts';
 import { lmSpec, randomSequences, randomTokens, seqSpec } from './helpers/specs.ts';
 
@@ -197,6 +198,31 @@ describe('wasm elementwise kernels vs JS reference', () => {
     }
   });
 
+  it('fused backward step (actBackwardAdd) and saturation counts, tanh and relu', () => {
+    const rand = rng(13);
+    for (const n of SIZES) {
+      for (const act of ['tanh', 'relu'] as const) {
+        const [pre, preRef] = pair(n, rand, 3);
+        if (n > 8) pre.set([0.99, -0.99, 0.9900001, -0.98999995, 0, -0, 20, -20]), preRef.set(pre.subarray(0, 8));
+        const h = wk.alloc(n, 'float32') as Float32Array;
+        const hRef = new Float32Array(n);
+        // saturation counts use the values as given (exact comparisons), then on activations
+        expect(wk.countSaturated(pre, n, act), `count ${act} n=${n} on raw values`).toBe(jsKernels.countSaturated(preRef, n, act));
+        wk.actForward(h, pre, n, act);
+        hRef.set(h);
+        expect(wk.countSaturated(h, n, act), `count ${act} n=${n}`).toBe(jsKernels.countSaturated(hRef, n, act));
+        const [dhA, dhARef] = pair(n, rand);
+        const [dhB, dhBRef] = pair(n, rand);
+        const dhSum = Float32Array.from(dhARef, (a, i) => a + dhBRef[i]);
+        const sq = wk.actBackwardAdd(dhA, dhA, dhB, h, n, act);
+        const sqRef = jsKernels.actBackwardAdd(dhARef, dhARef, dhBRef, hRef, n, act);
+        expect(Math.abs(sq - sqRef), `Σ dh² ${act} n=${n}: ${sq} vs ${sqRef}`).toBeLessThanOrEqual(1e-5 * sqRef + 1e-30);
+        const tol = act === 'relu' ? () => 0 : (i: number) => 2.5e-7 * Math.abs(dhSum[i]);
+        expectClose(dhA, dhARef, tol, `actBackwardAdd ${act} n=${n}`);
+      }
+    }
+  });
+
   it('bias add and bias gradient', () => {
     const rand = rng(13);
     for (const [N, C] of [[1, 1], [3, 5], [4, 8], [7, 65], [32, 128], [2, 3]]) {
@@ -271,6 +297,45 @@ describe('wasm elementwise kernels vs JS reference', () => {
     wk.squaredErrorForward(losses, preds, targets, mask, N, C);
     jsKernels.squaredErrorForward(lossesRef, predsRef, targetsRef, mask, N, C);
     expect(Array.from(losses)).toEqual(Array.from(lossesRef));
+  });
+});
+
+describe('wasm fused Adam step vs the JS optimizer', () => {
+  const specs: OptimizerSpecInput[] = [
+    { name: 'adam', lr: 2e-3 },
+    { name: 'adam', lr: 1e-2, weightDecay: 0.1, beta1: 0.3, beta2: 0.9 }, // lerp weight 0.7: torch's other branch
+    { name: 'adamw', lr: 1e-2, weightDecay: 0.05 },
+  ];
+  for (const spec of specs) {
+    it(`${JSON.stringify(spec)}: 30 steps agree to float32 tolerance, moments included`, () => {
+      const rand = rng(31);
+      const n = 1003;
+      const onWasm = createOptimizer(spec, n, Float32Array, wk);
+      const onJs = createOptimizer(spec, n, Float32Array);
+      const [p, pRef] = pair(n, rand);
+      const g = wk.alloc(n, 'float32') as Float32Array;
+      for (let step = 0; step < 30; step++) {
+        for (let i = 0; i < n; i++) g[i] = (rand() * 2 - 1) * (i % 7 === 0 ? 1e-3 : 1);
+        onWasm.step(p, g, spec.lr!);
+        onJs.step(pRef, Float32Array.from(g), spec.lr!);
+      }
+      expect(wk.owns(onWasm.state()[0].data)).toBe(true);
+      expectClose(p, pRef, (i) => 2e-6 * Math.max(1, Math.abs(pRef[i])), 'params');
+      const [m, v] = onWasm.state().map((b) => b.data);
+      const [mRef, vRef] = onJs.state().map((b) => b.data);
+      expectClose(m, mRef, (i) => 1e-5 * Math.abs(mRef[i]) + 1e-9, 'exp_avg');
+      expectClose(v, vRef, (i) => 1e-5 * Math.abs(vRef[i]) + 1e-12, 'exp_avg_sq');
+    });
+  }
+  it('declines foreign and float64 buffers (the optimizer falls back to its loop)', () => {
+    const s = { stepSize: 1e-3, bc2Sqrt: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, lr: 1e-3 };
+    const own = wk.alloc(4, 'float32');
+    expect(wk.adamStep(new Float32Array(4), own, own, own, 4, s)).toBe(false);
+    expect(wk.adamStep(new Float64Array(4), own, own, own, 4, s)).toBe(false);
+    const opt = createOptimizer({ name: 'adam', lr: 0.1 }, 4, Float32Array, wk);
+    const p = Float32Array.of(1, 2, 3, 4);
+    opt.step(p, Float32Array.of(1, -1, 1, -1), 0.1);
+    expectClose(p, Float32Array.of(0.9, 2.1, 2.9, 4.1), () => 1e-6, 'foreign params, reference loop');
   });
 });
 
@@ -360,6 +425,23 @@ describe('wasm GEMM on two threads', () => {
         }
       }
     }
+  });
+
+  it('a late wake-up never makes the helper run the previous request again (accumulate stays single)', async () => {
+    // The caller can be preempted between publishing a request and notifying: the helper may run
+    // it, go back to sleep, and only then receive that notify. Simulate the late notify directly.
+    const control = (two as unknown as { pool: { control: Int32Array } }).pool.control;
+    const rand = rng(22);
+    const [M, N, K] = [8, 16, 32];
+    const [a] = pair(M * K, rand, 1, two);
+    const [b] = pair(N * K, rand, 1, two);
+    const [out] = pair(M * N, rand, 1, two);
+    two.matmulNT(out, a, b, M, N, K, true);
+    const once = Float32Array.from(out);
+    await new Promise((r) => setTimeout(r, 30)); // the helper stops spinning and sleeps
+    Atomics.notify(control, 0); // the stale wake-up
+    await new Promise((r) => setTimeout(r, 30));
+    expect(Array.from(out)).toEqual(Array.from(once));
   });
 });
 

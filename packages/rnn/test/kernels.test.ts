@@ -111,6 +111,29 @@ for (const dtype of ['float32', 'float64'] as const) {
       close(same, Array.from(inPlace, Math.tanh), tol);
     });
 
+    it('actBackwardAdd: dpre = (dhA + dhB) ⊙ act\'(h) in place over dhA, returns Σ (dhA + dhB)²', () => {
+      const n = 11;
+      const pre = rand(n, dtype);
+      for (const act of ['tanh', 'relu'] as const) {
+        const h = k.alloc(n, dtype);
+        k.actForward(h, pre, n, act);
+        const dhA = rand(n, dtype), dhB = rand(n, dtype);
+        const sum = Array.from(dhA, (a, i) => a + dhB[i]);
+        const sq = k.actBackwardAdd(dhA, dhA, dhB, h, n, act);
+        expect(Math.abs(sq - sum.reduce((s, d) => s + d * d, 0))).toBeLessThanOrEqual(tol * (1 + sq));
+        close(dhA, sum.map((d, i) => (act === 'tanh' ? d * (1 - h[i] * h[i]) : pre[i] > 0 ? d : 0)), tol);
+      }
+    });
+
+    it('countSaturated: tanh |h| > 0.99, relu h == 0', () => {
+      const h = k.alloc(8, dtype);
+      h.set([0.99, -0.99, 0.995, -0.9999, 0.5, 0, -0, 1]);
+      // 0.99 itself counts in float32 (stored as 0.99000001), not in float64
+      expect(k.countSaturated(h, 8, 'tanh')).toBe(dtype === 'float32' ? 5 : 3);
+      expect(k.countSaturated(h, 8, 'relu')).toBe(2);
+      expect(k.countSaturated(h, 4, 'relu')).toBe(0);
+    });
+
     it('softmax cross-entropy: stable for huge logits, ignored rows, scaled backward', () => {
       const R = 3, C = 4;
       const logits = k.alloc(R * C, dtype);

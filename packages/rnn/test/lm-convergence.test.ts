@@ -4,12 +4,12 @@
 
 import { expect, it } from 'vitest';
 import { parseTextCorpus } from '../src/data/text.ts';
-import { Trainer } from '../src/trainer.ts';
+import { BACKENDS } from './helpers/backends.ts';
 import { entropyRateBitsPerChar, GRAMMAR, generateCorpus } from './helpers/grammar.ts';
 
 const THRESHOLD_BITS_PER_CHAR = 0.4;
 
-it('TBPTT char-LM reaches < 0.40 bits/char on held-out text from a grammar with entropy rate 0.3128', () => {
+it.each(BACKENDS)('TBPTT char-LM reaches < 0.40 bits/char on held-out text from a grammar with entropy rate 0.3128 ($name kernels)', (backend) => {
   const rate = entropyRateBitsPerChar();
   expect(rate).toBeCloseTo(0.31276, 4);
   const train = parseTextCorpus(generateCorpus(800, 1));
@@ -22,7 +22,7 @@ it('TBPTT char-LM reaches < 0.40 bits/char on held-out text from a grammar with 
   for (const c of counts.values()) unigram -= (c / train.tokens.length) * Math.log2(c / train.tokens.length);
   expect(unigram).toBeGreaterThan(3);
 
-  const t = Trainer.create(
+  const t = backend.create(
     {
       task: 'lm',
       model: { inputKind: 'tokens', inputSize: V, hiddenSize: 32, outputSize: V, activation: 'tanh' },

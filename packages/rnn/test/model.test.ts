@@ -5,21 +5,23 @@ import { describe, expect, it } from 'vitest';
 import { ModelFormatError, ModelInputError } from '../src/errors.ts';
 import { RnnModel } from '../src/model.ts';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/safetensors.ts';
-import { Trainer } from '../src/trainer.ts';
+import type { Trainer } from '../src/trainer.ts';
+import { BACKENDS, type TestBackend } from './helpers/backends.ts';
 import { lmSpec, randomSequences, randomTokens, seqSpec } from './helpers/specs.ts';
 
 const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-function trainedLm(): { t: Trainer; model: RnnModel } {
+/** Trained on `backend`; the model (inference on the JS kernels) reads the live parameters. */
+function trainedLm(backend: TestBackend): { t: Trainer; model: RnnModel } {
   const ds = randomTokens(3 * 20 + 1, 5, 1);
-  const t = Trainer.create(lmSpec(5), ds);
+  const t = backend.create(lmSpec(5), ds);
   t.runEpoch();
   return { t, model: t.model };
 }
 
-describe('safetensors export', () => {
+describe.each(BACKENDS)('safetensors export ($name kernels)', (backend) => {
   it('uses PyTorch names, shapes and F32, with our metadata', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const { tensors, metadata } = decodeSafetensors(model.toSafetensors({ job: 'j1' }));
     const shapes = Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k, [v.dtype, v.shape]]));
     expect(shapes).toEqual({
@@ -40,7 +42,7 @@ describe('safetensors export', () => {
   });
 
   it('export → import gives identical weights and predictions', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const back = RnnModel.fromSafetensors(model.toSafetensors());
     expect(Buffer.compare(bytes(back.params), bytes(model.params))).toBe(0);
     expect(back.spec).toEqual(model.spec);
@@ -54,7 +56,7 @@ describe('safetensors export', () => {
   });
 
   it('JSON export → import is exact too', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const json = JSON.parse(JSON.stringify(model.toJSON()));
     expect(json.format).toBe('unroll-rnn-json');
     expect(json.tensors.map((t: { name: string }) => t.name)).toEqual(['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0', 'fc.weight', 'fc.bias']);
@@ -64,7 +66,7 @@ describe('safetensors export', () => {
   });
 
   it('a PyTorch-layout file without metadata loads when the task is given, and training continues from it', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const tensors: Record<string, Tensor> = {};
     for (const v of model.layout.views) tensors[v.torchName] = { dtype: 'F32', shape: [...v.shape], data: Float32Array.from(model.params.subarray(v.offset, v.offset + v.size)) };
     const file = encodeSafetensors(tensors);
@@ -78,7 +80,7 @@ describe('safetensors export', () => {
     expect(imported.spec).toEqual({ inputKind: 'tokens', inputSize: 5, hiddenSize: 8, outputSize: 5, activation: 'tanh' });
     expect(Buffer.compare(bytes(imported.params), bytes(model.params))).toBe(0);
     const ds = randomTokens(3 * 20 + 1, 5, 1);
-    const t = Trainer.create(lmSpec(5), ds, { initialParams: imported.params });
+    const t = backend.create(lmSpec(5), ds, { initialParams: imported.params });
     expect(Buffer.compare(bytes(t.params), bytes(imported.params))).toBe(0);
     const before = t.evaluate(ds).loss;
     t.runEpoch();
@@ -87,7 +89,7 @@ describe('safetensors export', () => {
   });
 
   it('rejects wrong shapes and garbage with clear codes', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const { tensors, metadata } = decodeSafetensors(model.toSafetensors());
     tensors['fc.bias'] = { dtype: 'F32', shape: [4], data: new Float32Array(4) };
     expect(() => RnnModel.fromSafetensors(encodeSafetensors(tensors, metadata))).toThrow(expect.objectContaining({ code: 'model_shape_mismatch', field: 'fc.bias' }));
@@ -97,9 +99,9 @@ describe('safetensors export', () => {
   });
 });
 
-describe('predict and sample', () => {
+describe.each(BACKENDS)('predict and sample ($name kernels)', (backend) => {
   it('a batch predicts like its rows one by one; h0 continues a sequence', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const x1 = Int32Array.of(0, 1, 2, 3);
     const x2 = Int32Array.of(4, 4, 0, 1);
     const batch = model.predict([x1, x2]);
@@ -116,14 +118,14 @@ describe('predict and sample', () => {
 
   it('regression predicts values; classification probabilities', () => {
     const ds = randomSequences({ task: 'regression', targetMode: 'many-to-one', inputKind: 'vectors', count: 4, seed: 1 });
-    const t = Trainer.create(seqSpec(ds), ds);
+    const t = backend.create(seqSpec(ds), ds);
     const r = t.model.predict(ds.sequences[0].inputs as Float32Array);
     expect(Array.from(r.outputs)).toEqual(Array.from(r.logits));
     expect(() => t.model.predict(Float32Array.of(1, 2))).toThrow(ModelInputError);
   });
 
   it('sample: seeded, greedy at temperature 0, vocabulary-checked prime', () => {
-    const { model } = trainedLm();
+    const { model } = trainedLm(backend);
     const s = model.sample({ prime: 'abc', length: 30, temperature: 1, seed: 5 });
     expect(s).toHaveLength(33);
     expect(s.startsWith('abc')).toBe(true);

@@ -3,9 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data/dataset.ts';
+import { checkpointBackend } from '../src/checkpoint.ts';
 import { CheckpointError } from '../src/errors.ts';
 import type { TrainSpec } from '../src/spec.ts';
 import { Trainer } from '../src/trainer.ts';
+import { BACKENDS, jsBackend, maxAbsDiff, type TestBackend, wasmBackend } from './helpers/backends.ts';
 import { lmSpec, randomSequences, randomTokens, seqSpec } from './helpers/specs.ts';
 
 const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -24,10 +26,10 @@ function finish(t: Trainer): { params: Buffer; losses: number[]; spectral: numbe
   return { params: bytes(t.params), losses, spectral };
 }
 
-function checkResume(spec: TrainSpec, ds: Dataset, cutPoints: number[]): void {
-  const reference = finish(Trainer.create(spec, ds));
+function checkResume(backend: TestBackend, spec: TrainSpec, ds: Dataset, cutPoints: number[]): void {
+  const reference = finish(backend.create(spec, ds));
   for (const cut of cutPoints) {
-    const t = Trainer.create(spec, ds);
+    const t = backend.create(spec, ds);
     const lossesBefore: number[] = [];
     const spectralBefore: number[] = [];
     for (let i = 0; i < cut; i++) {
@@ -37,7 +39,8 @@ function checkResume(spec: TrainSpec, ds: Dataset, cutPoints: number[]): void {
       }
     }
     const ckpt = t.serialize();
-    const resumed = Trainer.restore(ckpt, ds);
+    expect(checkpointBackend(ckpt)).toBe(backend.kernels.id);
+    const resumed = backend.restore(ckpt, ds);
     expect(resumed.globalStep).toBe(t.globalStep);
     expect(resumed.epoch).toBe(t.epoch);
     expect(resumed.stepInEpoch).toBe(t.stepInEpoch);
@@ -47,14 +50,16 @@ function checkResume(spec: TrainSpec, ds: Dataset, cutPoints: number[]): void {
     expect([...spectralBefore, ...rest.spectral]).toEqual(reference.spectral);
     // the original keeps going identically too (serialize has no side effects)
     expect(Buffer.compare(finish(t).params, reference.params)).toBe(0);
+    t.dispose();
+    resumed.dispose();
   }
 }
 
-describe('resume equivalence (bitwise)', () => {
+describe.each(BACKENDS)('resume equivalence (bitwise, $name kernels)', (backend) => {
   it('LM token stream, Adam, TBPTT(3, 5): cuts at start, mid-epoch, epoch boundary and after it', () => {
     const ds = randomTokens(3 * 14 + 1, 6, 9); // 5 windows per epoch (+1 null call)
     const spec = lmSpec(6, { epochs: 3 });
-    checkResume(spec, ds, [0, 1, 3, 5, 6, 8, 12]);
+    checkResume(backend, spec, ds, [0, 1, 3, 5, 6, 8, 12]);
   });
   it('shuffled sequence set, SGD momentum, truncated within sequences, step schedule', () => {
     const ds = randomSequences({ task: 'regression', targetMode: 'many-to-many', inputKind: 'vectors', count: 8, seed: 4, withMask: true });
@@ -65,18 +70,41 @@ describe('resume equivalence (bitwise)', () => {
       bptt: { mode: 'truncated', k1: 2, k2: 3 },
       clip: { mode: 'norm', maxNorm: 1 },
     });
-    const t = Trainer.create(spec, ds);
-    const perEpoch = t.stepsPerEpoch;
-    checkResume(spec, ds, [1, Math.floor(perEpoch / 2), perEpoch, perEpoch + 1, perEpoch + 3]);
+    const perEpoch = backend.create(spec, ds).stepsPerEpoch;
+    checkResume(backend, spec, ds, [1, Math.floor(perEpoch / 2), perEpoch, perEpoch + 1, perEpoch + 3]);
   });
   it('float64 trainer round-trips its dtype', () => {
     const ds = randomTokens(40, 4, 1);
-    const t = Trainer.create(lmSpec(4), ds, { dtype: 'float64' });
+    const t = backend.create(lmSpec(4), ds, { dtype: 'float64' });
     t.step();
-    const r = Trainer.restore(t.serialize(), ds);
+    const r = backend.restore(t.serialize(), ds);
     expect(r.dtype).toBe('float64');
     expect(r.params).toBeInstanceOf(Float64Array);
     expect(Buffer.compare(bytes(r.params), bytes(t.params))).toBe(0);
+  });
+});
+
+describe('checkpoints across backends', () => {
+  it('record the kernels id; a checkpoint restores on the other backend and continues within float32 tolerance', () => {
+    const ds = randomTokens(3 * 14 + 1, 6, 9);
+    const spec = lmSpec(6, { epochs: 2 });
+    const straight = finish(jsBackend.create(spec, ds));
+    const t = jsBackend.create(spec, ds);
+    for (let i = 0; i < 3; i++) t.step();
+    const ckpt = t.serialize();
+    expect(checkpointBackend(ckpt)).toBe('js');
+    const onWasm = wasmBackend.restore(ckpt, ds);
+    expect(onWasm.backend).toBe(wasmBackend.kernels.id);
+    expect(checkpointBackend(onWasm.serialize())).toMatch(/^wasm-simd(-fma)?$/);
+    const rest = finish(onWasm);
+    const a = new Float32Array(rest.params.buffer, rest.params.byteOffset, rest.params.byteLength / 4);
+    const b = new Float32Array(straight.params.buffer, straight.params.byteOffset, straight.params.byteLength / 4);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-4);
+    expect(Math.abs(rest.losses[rest.losses.length - 1] - straight.losses[straight.losses.length - 1])).toBeLessThan(1e-4);
+  });
+  it('checkpointBackend is null for bytes that are not a checkpoint', () => {
+    expect(checkpointBackend(new Uint8Array(3))).toBeNull();
+    expect(checkpointBackend(Uint8Array.from({ length: 64 }, (_, i) => i))).toBeNull();
   });
 });
 

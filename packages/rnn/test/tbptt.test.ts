@@ -9,6 +9,7 @@ import { RnnModel } from '../src/model.ts';
 import type { BpttSpec, TrainSpec } from '../src/spec.ts';
 import { Trainer } from '../src/trainer.ts';
 import { windowAfter, windowCount } from '../src/window.ts';
+import { BACKENDS, type TestBackend } from './helpers/backends.ts';
 import { lmSpec, randomSequences, randomTokens, seqSpec } from './helpers/specs.ts';
 
 describe('Williams & Peng window arithmetic', () => {
@@ -52,15 +53,19 @@ describe('Williams & Peng window arithmetic', () => {
 
 const frozen = { optimizer: { name: 'sgd', lr: 0 }, clip: { mode: 'none' } } as const;
 
-/** Σ loss over an epoch of trainer steps, with weights frozen (lr 0). */
-function epochLossSum(spec: TrainSpec, ds: Dataset): { sum: number; count: number; steps: number; params: Float64Array } {
-  const t = Trainer.create(spec, ds, { dtype: 'float64' });
+/**
+ * Σ loss over an epoch of trainer steps, with weights frozen (lr 0): float64 on the JS reference
+ * (tolerance 1e-9), float32 on the WASM kernels (tolerance 2e-5 against the float64 reference).
+ */
+function epochLossSum(spec: TrainSpec, ds: Dataset, backend: TestBackend): { sum: number; count: number; steps: number; params: Float64Array } {
+  const t = backend.create(spec, ds, { dtype: backend.name === 'js' ? 'float64' : 'float32' });
   let sum = 0;
   let count = 0;
   let steps = 0;
   t.runEpoch({ onStep: (m) => ((sum += m.lossSum), (count += m.lossCount), steps++) });
-  return { sum, count, steps, params: t.params as Float64Array };
+  return { sum, count, steps, params: Float64Array.from(t.params) };
 }
+const tolerance = (backend: TestBackend) => (backend.name === 'js' ? 1e-9 : 2e-5);
 
 /** Reference: each row (stream or sequence) run alone from h = 0 by RnnModel.predict. */
 function streamReference(spec: TrainSpec, ds: TokenStream, params: Float64Array): { sum: number; count: number } {
@@ -99,7 +104,7 @@ function sequenceReference(spec: TrainSpec, ds: SequenceSet, params: Float64Arra
   return { sum, count };
 }
 
-describe('every step of a stream is scored once from the true hidden state', () => {
+describe.each(BACKENDS)('every step of a stream is scored once from the true hidden state ($name kernels)', (backend) => {
   const ds = randomTokens(3 * 20 + 1 + 2, 5, 11); // L = 20 per stream, 2 tokens left over
   for (const bptt of [
     { mode: 'truncated', k1: 3, k2: 5 },
@@ -109,16 +114,16 @@ describe('every step of a stream is scored once from the true hidden state', () 
   ] as BpttSpec[]) {
     it(`B = 3 token streams, ${JSON.stringify(bptt)}`, () => {
       const spec = lmSpec(5, { ...frozen, bptt, batchSize: 3 });
-      const got = epochLossSum(spec, ds);
+      const got = epochLossSum(spec, ds, backend);
       const want = streamReference(spec, ds, got.params);
       expect(got.count).toBe(want.count);
-      expect(Math.abs(got.sum - want.sum)).toBeLessThan(1e-9 * want.sum);
+      expect(Math.abs(got.sum - want.sum)).toBeLessThan(tolerance(backend) * want.sum);
       expect(got.steps).toBe(windowCount(bptt, 20));
     });
   }
 });
 
-describe('sequence sets: padded batches, masks, many-to-one on the last real step', () => {
+describe.each(BACKENDS)('sequence sets: padded batches, masks, many-to-one on the last real step ($name kernels)', (backend) => {
   const cases = [
     { task: 'classification', targetMode: 'many-to-one', inputKind: 'tokens' },
     { task: 'classification', targetMode: 'many-to-many', inputKind: 'vectors', withMask: true },
@@ -130,28 +135,29 @@ describe('sequence sets: padded batches, masks, many-to-one on the last real ste
       it(`${c.task} ${c.targetMode} ${c.inputKind}, ${bptt.mode}`, () => {
         const ds = randomSequences({ ...c, count: 7, seed: 5 });
         const spec = seqSpec(ds, { ...frozen, bptt, batchSize: 3 });
-        const got = epochLossSum(spec, ds);
+        const got = epochLossSum(spec, ds, backend);
         const want = sequenceReference(spec, ds, got.params);
         expect(got.count).toBe(want.count);
-        expect(Math.abs(got.sum - want.sum)).toBeLessThan(1e-9 * Math.max(1, want.sum));
+        expect(Math.abs(got.sum - want.sum)).toBeLessThan(tolerance(backend) * Math.max(1, want.sum));
       });
     }
   }
 });
 
-describe('truncated BPTT memory', () => {
+describe.each(BACKENDS)('truncated BPTT memory ($name kernels)', (backend) => {
   it('the workspace does not grow with the corpus', () => {
-    const small = Trainer.create(lmSpec(5, { bptt: { mode: 'truncated', k1: 8, k2: 16 }, batchSize: 4 }), randomTokens(1_000, 5, 1));
-    const large = Trainer.create(lmSpec(5, { bptt: { mode: 'truncated', k1: 8, k2: 16 }, batchSize: 4 }), randomTokens(200_000, 5, 1));
+    const small = backend.create(lmSpec(5, { bptt: { mode: 'truncated', k1: 8, k2: 16 }, batchSize: 4 }), randomTokens(1_000, 5, 1));
+    const large = backend.create(lmSpec(5, { bptt: { mode: 'truncated', k1: 8, k2: 16 }, batchSize: 4 }), randomTokens(200_000, 5, 1));
     expect(large.workspaceScalars).toBe(small.workspaceScalars);
     expect(small.stepsPerEpoch).toBe(Math.ceil(Math.floor(999 / 4) / 8));
   });
   it('full BPTT on a stream equals truncated(L, L): identical weights after a step', () => {
     const ds = randomTokens(2 * 12 + 1, 4, 2);
-    const a = Trainer.create(lmSpec(4, { bptt: { mode: 'full' }, batchSize: 2 }), ds);
-    const b = Trainer.create(lmSpec(4, { bptt: { mode: 'truncated', k1: 12, k2: 12 }, batchSize: 2 }), ds);
+    const a = backend.create(lmSpec(4, { bptt: { mode: 'full' }, batchSize: 2 }), ds);
+    const b = backend.create(lmSpec(4, { bptt: { mode: 'truncated', k1: 12, k2: 12 }, batchSize: 2 }), ds);
     a.step();
     b.step();
-    expect(Buffer.compare(Buffer.from(a.params.buffer), Buffer.from(b.params.buffer))).toBe(0);
+    const bytes = (x: ArrayBufferView) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    expect(Buffer.compare(bytes(a.params), bytes(b.params))).toBe(0);
   });
 });

@@ -7,14 +7,15 @@ import { largestSingularValue } from '../src/diagnostics.ts';
 import { NonFiniteError, SpecError } from '../src/errors.ts';
 import { paramLayout, viewsOf } from '../src/layout.ts';
 import { Trainer } from '../src/trainer.ts';
+import { BACKENDS } from './helpers/backends.ts';
 import { lmSpec, randomSequences, randomTokens, seqSpec } from './helpers/specs.ts';
 
 const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-describe('step / runEpoch protocol', () => {
+describe.each(BACKENDS)('step / runEpoch protocol ($name kernels)', (backend) => {
   it('step() takes one optimizer step per window and returns null at the end of the epoch', () => {
     const ds = randomTokens(3 * 10 + 1, 5, 1); // L = 10, k1 = 3 → 4 windows
-    const t = Trainer.create(lmSpec(5), ds);
+    const t = backend.create(lmSpec(5), ds);
     expect(t.stepsPerEpoch).toBe(4);
     const before = Float32Array.from(t.params);
     const ms = [];
@@ -37,7 +38,7 @@ describe('step / runEpoch protocol', () => {
 
   it('runEpoch reports each step and stops early on shouldStop; the next call finishes the epoch', () => {
     const ds = randomTokens(3 * 10 + 1, 5, 1);
-    const t = Trainer.create(lmSpec(5), ds);
+    const t = backend.create(lmSpec(5), ds);
     const seen: number[] = [];
     const partial = t.runEpoch({ onStep: (m) => seen.push(m.step), shouldStop: () => seen.length === 2 });
     expect(partial.complete).toBe(false);
@@ -54,7 +55,7 @@ describe('step / runEpoch protocol', () => {
   });
 
   it('the model getter shares the live parameters', () => {
-    const t = Trainer.create(lmSpec(5), randomTokens(40, 5, 1));
+    const t = backend.create(lmSpec(5), randomTokens(40, 5, 1));
     const m = t.model;
     expect(m.params).toBe(t.params);
     t.step();
@@ -63,14 +64,14 @@ describe('step / runEpoch protocol', () => {
   });
 });
 
-describe('non-finite guards', () => {
+describe.each(BACKENDS)('non-finite guards ($name kernels)', (backend) => {
   it('a NaN weight gives non_finite_loss before anything changes', () => {
     const ds = randomTokens(40, 5, 1);
     const spec = lmSpec(5);
     const layout = paramLayout(5, 8, 5);
     const init = new Float32Array(layout.total).fill(0.1);
     viewsOf(init, layout).Why[3] = Number.NaN;
-    const t = Trainer.create(spec, ds, { initialParams: init });
+    const t = backend.create(spec, ds, { initialParams: init });
     const before = Float32Array.from(t.params);
     const ckpt = t.serialize();
     let err: unknown;
@@ -85,8 +86,8 @@ describe('non-finite guards', () => {
     expect(t.globalStep).toBe(0);
     expect(t.stepInEpoch).toBe(0);
     // the data position did not move either: the state is the one before the failed step
-    const after = Trainer.restore(t.serialize(), ds);
-    expect(after.globalStep).toBe(Trainer.restore(ckpt, ds).globalStep);
+    const after = backend.restore(t.serialize(), ds);
+    expect(after.globalStep).toBe(backend.restore(ckpt, ds).globalStep);
   });
 
   it('an overflowing gradient with a finite loss gives non_finite_gradient naming the parameter', () => {
@@ -100,7 +101,7 @@ describe('non-finite guards', () => {
     const layout = paramLayout(1, 1, 1);
     const init = new Float32Array(layout.total);
     viewsOf(init, layout).Wxh[0] = 1e21;
-    const t = Trainer.create(spec, ds, { initialParams: init });
+    const t = backend.create(spec, ds, { initialParams: init });
     const before = Float32Array.from(t.params);
     let err: unknown;
     try {
@@ -114,9 +115,9 @@ describe('non-finite guards', () => {
   });
 });
 
-describe('clipping, schedule, diagnostics', () => {
+describe.each(BACKENDS)('clipping, schedule, diagnostics ($name kernels)', (backend) => {
   it('norm clipping: clippedGradNorm = maxNorm when clipped, clip rate counts steps', () => {
-    const t = Trainer.create(lmSpec(5, { clip: { mode: 'norm', maxNorm: 1e-3 } }), randomTokens(61, 5, 2));
+    const t = backend.create(lmSpec(5, { clip: { mode: 'norm', maxNorm: 1e-3 } }), randomTokens(61, 5, 2));
     const m = t.step()!;
     expect(m.clipped).toBe(true);
     expect(m.gradNorm).toBeGreaterThan(1e-3);
@@ -128,7 +129,7 @@ describe('clipping, schedule, diagnostics', () => {
   });
 
   it('value clipping clamps every gradient element', () => {
-    const t = Trainer.create(lmSpec(5, { clip: { mode: 'value', value: 1e-4 } }), randomTokens(61, 5, 2));
+    const t = backend.create(lmSpec(5, { clip: { mode: 'value', value: 1e-4 } }), randomTokens(61, 5, 2));
     const m = t.step()!;
     expect(m.clipped).toBe(true);
     const n = t.layout.total;
@@ -136,14 +137,14 @@ describe('clipping, schedule, diagnostics', () => {
   });
 
   it('step schedule changes the learning rate per epoch', () => {
-    const t = Trainer.create(lmSpec(5, { optimizer: { name: 'sgd', lr: 0.5 }, schedule: { kind: 'step', stepSize: 1, gamma: 0.1 } }), randomTokens(31, 5, 2));
+    const t = backend.create(lmSpec(5, { optimizer: { name: 'sgd', lr: 0.5 }, schedule: { kind: 'step', stepSize: 1, gamma: 0.1 } }), randomTokens(31, 5, 2));
     expect(t.step()!.learningRate).toBe(0.5);
     t.runEpoch();
     expect(t.step()!.learningRate).toBeCloseTo(0.05, 15);
   });
 
   it('epoch diagnostics: per-parameter norms, ∂L/∂h_t profile over k2, spectral norm, saturation', () => {
-    const t = Trainer.create(lmSpec(5, { bptt: { mode: 'truncated', k1: 2, k2: 6 } }), randomTokens(3 * 30 + 1, 5, 3), {
+    const t = backend.create(lmSpec(5, { bptt: { mode: 'truncated', k1: 2, k2: 6 } }), randomTokens(3 * 30 + 1, 5, 3), {
       validation: randomTokens(40, 5, 4),
     });
     const e = t.runEpoch();
@@ -171,7 +172,7 @@ describe('clipping, schedule, diagnostics', () => {
 
   it('relu reports the dead-unit fraction', () => {
     const ds = randomSequences({ task: 'regression', targetMode: 'many-to-many', inputKind: 'vectors', count: 6, seed: 1 });
-    const t = Trainer.create(seqSpec(ds, { model: { inputKind: 'vectors', inputSize: 3, hiddenSize: 6, outputSize: 2, activation: 'relu' } }), ds);
+    const t = backend.create(seqSpec(ds, { model: { inputKind: 'vectors', inputSize: 3, hiddenSize: 6, outputSize: 2, activation: 'relu' } }), ds);
     const e = t.runEpoch();
     expect(e.saturation.measure).toBe('relu_dead');
     expect(e.saturation.fraction).toBeGreaterThan(0);

@@ -7,9 +7,12 @@ import { parseCsvSeries } from '../data/csv.ts';
 import { type Dataset, splitForValidation } from '../data/dataset.ts';
 import { parseJsonSequences } from '../data/json.ts';
 import { parseTextCorpus } from '../data/text.ts';
+import { checkpointBackend } from '../checkpoint.ts';
 import type { EpochMetrics, StepMetrics } from '../diagnostics.ts';
+import { type BackendRequest, createDefaultKernels, isBackendRequest } from '../kernels/select.ts';
 import { RnnModel } from '../model.ts';
 import type { InitSpec, OptimizerSpec, ScheduleSpec, Task, TrainSpec } from '../spec.ts';
+import type { FloatArray } from '../layout.ts';
 import { Trainer } from '../trainer.ts';
 import { choice, type Flags, num, required, str, UsageError, writeFileAtomic } from './args.ts';
 
@@ -57,6 +60,8 @@ export const TRAIN_OPTIONS = {
   'init-weights': { type: 'string' },
   resume: { type: 'string' },
   json: { type: 'boolean' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
 export const TRAIN_USAGE = `usage: unroll-rnn train --data FILE [options]
@@ -71,6 +76,8 @@ export const TRAIN_USAGE = `usage: unroll-rnn train --data FILE [options]
   clipping:  --clip-norm N | --clip-value V (default: none)
   BPTT:      --k1 K1 --k2 K2 (25, 25) | --bptt full
   run:       --batch B (16)  --epochs N (10)  --seed S (0)  --reduction mean|sum (mean)
+             --backend wasm|js (wasm: WASM SIMD kernels; --resume: the checkpoint's own backend)
+             --threads T|auto (auto: 2 from --hidden 256, else 1; wasm only)
              --val-split F (0)  --log-every STEPS (0: per epoch only)  --json (JSON lines)
   output:    --out DIR (.) → DIR/model.safetensors, DIR/trainer.ckpt (written every epoch)
   start:     --init-weights FILE.safetensors | --resume FILE.ckpt (same --data and --val-split;
@@ -213,7 +220,18 @@ function stepLine(m: StepMetrics): string {
   return `  step ${m.globalStep} (epoch ${m.epoch + 1}, step ${m.step + 1})  loss ${f(m.loss)}  grad_norm ${f(m.gradNorm, 3)}${m.clipped ? ' (clipped)' : ''}`;
 }
 
-export function runTrain(flags: Flags, log: (line: string) => void): void {
+/**
+ * --backend, or for --resume the backend the checkpoint was written with (bitwise-exact
+ * continuation), else the default (WASM SIMD).
+ */
+function backendRequest(flags: Flags, checkpoint: Uint8Array | null): BackendRequest | undefined {
+  const chosen = choice(flags, 'backend', ['wasm', 'js'] as const);
+  if (chosen !== undefined) return chosen;
+  const recorded = checkpoint !== null ? checkpointBackend(checkpoint) : null;
+  return isBackendRequest(recorded) ? recorded : undefined;
+}
+
+export async function runTrain(flags: Flags, log: (line: string) => void): Promise<void> {
   const full = loadDataset(flags);
   const valSplit = num(flags, 'val-split', { min: 0, max: 0.99 }) ?? 0;
   const { train, validation } = valSplit > 0 ? splitForValidation(full, valSplit) : { train: full, validation: null };
@@ -223,39 +241,63 @@ export function runTrain(flags: Flags, log: (line: string) => void): void {
   mkdirSync(outDir, { recursive: true });
   const logEvery = num(flags, 'log-every', { integer: true, min: 0 }) ?? 0;
   const asJson = flags.json === true;
+  const threads = flags.threads === 'auto' ? 'auto' : num(flags, 'threads', { integer: true, min: 1 });
 
-  let trainer: Trainer;
   const resume = str(flags, 'resume');
+  if (resume !== undefined && flags['init-weights'] !== undefined) throw new UsageError('give --resume or --init-weights, not both');
+  let checkpoint: Uint8Array | null = null;
   if (resume !== undefined) {
-    if (flags['init-weights'] !== undefined) throw new UsageError('give --resume or --init-weights, not both');
-    const epochs = num(flags, 'epochs', { integer: true, min: 0 });
-    trainer = Trainer.restore(readFileSync(resume), train, { validation, ...(epochs !== undefined ? { epochs } : {}) });
-    log(asJson ? JSON.stringify({ event: 'resumed', epoch: trainer.epoch, step: trainer.stepInEpoch }) : `resumed ${resume} at epoch ${trainer.epoch + 1}, step ${trainer.stepInEpoch}`);
-  } else {
-    const spec = trainSpecFromFlags(flags, train);
+    try {
+      checkpoint = readFileSync(resume);
+    } catch (e) {
+      throw new UsageError(`cannot read --resume ${resume}: ${(e as Error).message}`);
+    }
+  }
+  let spec: TrainSpec | null = null;
+  let initialParams: FloatArray | undefined;
+  if (checkpoint === null) {
+    spec = trainSpecFromFlags(flags, train);
     const initWeights = str(flags, 'init-weights');
-    let initialParams;
     if (initWeights !== undefined) {
       const vocab = train.kind === 'token-stream' ? train.vocab : undefined;
       const model = RnnModel.fromSafetensors(readFileSync(initWeights), { task: spec.task, inputKind: spec.model.inputKind, activation: spec.model.activation, ...(vocab ? { vocab } : {}) });
       if (model.spec.hiddenSize !== spec.model.hiddenSize) spec.model.hiddenSize = model.spec.hiddenSize; // the file decides H
       initialParams = model.params;
     }
-    trainer = Trainer.create(spec, train, { validation, ...(initialParams ? { initialParams } : {}) });
-    log(asJson ? JSON.stringify({ event: 'spec', spec }) : `training ${spec.task}: ${JSON.stringify(spec)}`);
   }
-  const epochs = trainer.spec.epochs;
-  while (!trainer.done) {
-    const m = trainer.runEpoch({
-      onStep: (s) => {
-        if (logEvery > 0 && s.globalStep % logEvery === 0) log(asJson ? JSON.stringify({ event: 'step', ...s }) : stepLine(s));
-      },
-    });
-    log(asJson ? JSON.stringify({ event: 'epoch', ...m }) : epochLine(m, epochs));
+  const kernels = await createDefaultKernels({
+    backend: backendRequest(flags, checkpoint),
+    ...(spec !== null ? { hidden: spec.model.hiddenSize } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    onFallback: (reason) => log(asJson ? JSON.stringify({ event: 'warning', message: `using the JS kernels: ${reason}` }) : `warning: using the JS kernels: ${reason}`),
+  });
+  let trainer: Trainer | null = null;
+  try {
+    if (checkpoint !== null) {
+      const epochs = num(flags, 'epochs', { integer: true, min: 0 });
+      trainer = Trainer.restore(checkpoint, train, { validation, kernels, ...(epochs !== undefined ? { epochs } : {}) });
+      log(asJson ? JSON.stringify({ event: 'resumed', epoch: trainer.epoch, step: trainer.stepInEpoch, backend: trainer.backend }) : `resumed ${resume} at epoch ${trainer.epoch + 1}, step ${trainer.stepInEpoch} (${trainer.backend} kernels)`);
+    } else {
+      const fresh = spec as TrainSpec;
+      trainer = Trainer.create(fresh, train, { validation, kernels, ...(initialParams ? { initialParams } : {}) });
+      log(asJson ? JSON.stringify({ event: 'spec', spec: fresh, backend: trainer.backend }) : `training ${fresh.task} (${trainer.backend} kernels): ${JSON.stringify(fresh)}`);
+    }
+    const epochs = trainer.spec.epochs;
+    while (!trainer.done) {
+      const m = trainer.runEpoch({
+        onStep: (s) => {
+          if (logEvery > 0 && s.globalStep % logEvery === 0) log(asJson ? JSON.stringify({ event: 'step', ...s }) : stepLine(s));
+        },
+      });
+      log(asJson ? JSON.stringify({ event: 'epoch', ...m }) : epochLine(m, epochs));
+      writeFileAtomic(ckptPath, trainer.serialize());
+      writeFileAtomic(weightsPath, trainer.model.toSafetensors());
+    }
     writeFileAtomic(ckptPath, trainer.serialize());
     writeFileAtomic(weightsPath, trainer.model.toSafetensors());
+    log(asJson ? JSON.stringify({ event: 'done', weights: weightsPath, checkpoint: ckptPath }) : `wrote ${weightsPath} and ${ckptPath}`);
+  } finally {
+    trainer?.dispose();
+    await kernels.close?.();
   }
-  writeFileAtomic(ckptPath, trainer.serialize());
-  writeFileAtomic(weightsPath, trainer.model.toSafetensors());
-  log(asJson ? JSON.stringify({ event: 'done', weights: weightsPath, checkpoint: ckptPath }) : `wrote ${weightsPath} and ${ckptPath}`);
 }

@@ -174,6 +174,36 @@ function actBackward(dpre: FloatArray, dh: FloatArray, h: FloatArray, n: number,
   }
 }
 
+function actBackwardAdd(dpre: FloatArray, dhA: FloatArray, dhB: FloatArray, h: FloatArray, n: number, act: Activation): number {
+  // dh is rounded to the buffer's precision first, exactly as if it had been stored
+  const round = dpre instanceof Float64Array ? (x: number) => x : Math.fround;
+  let sq = 0;
+  if (act === 'tanh') {
+    for (let i = 0; i < n; i++) {
+      const d = round(dhA[i] + dhB[i]);
+      sq += d * d;
+      dpre[i] = d * (1 - h[i] * h[i]);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const d = round(dhA[i] + dhB[i]);
+      sq += d * d;
+      dpre[i] = h[i] > 0 ? d : 0;
+    }
+  }
+  return sq;
+}
+
+function countSaturated(h: FloatArray, n: number, act: Activation): number {
+  let count = 0;
+  if (act === 'tanh') {
+    for (let i = 0; i < n; i++) if (h[i] > 0.99 || h[i] < -0.99) count++;
+  } else {
+    for (let i = 0; i < n; i++) if (h[i] === 0) count++;
+  }
+  return count;
+}
+
 function softmaxCrossEntropyForward(
   probs: FloatArray, losses: FloatArray, logits: FloatArray, targets: Int32Array, N: number, C: number,
 ): void {
@@ -243,6 +273,7 @@ function squaredErrorBackward(
 
 export const jsKernels: Kernels = {
   name: 'js',
+  id: 'js',
   alloc,
   matmulNT,
   matmulNN,
@@ -253,6 +284,8 @@ export const jsKernels: Kernels = {
   biasGradAdd,
   actForward,
   actBackward,
+  actBackwardAdd,
+  countSaturated,
   softmaxCrossEntropyForward,
   softmaxCrossEntropyBackward,
   squaredErrorForward,

@@ -10,12 +10,36 @@
 import type { Activation } from '../spec.ts';
 import type { Dtype, FloatArray } from '../layout.ts';
 
+/** The per-step scalars of one Adam / AdamW update (torch.optim names; t = step number). */
+export interface AdamStepScalars {
+  /** lr / (1 − β1ᵗ) */
+  stepSize: number;
+  /** √(1 − β2ᵗ) */
+  bc2Sqrt: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Adam: L2 term added to the gradient; AdamW: decoupled, p ← p·(1 − lr·weightDecay). */
+  weightDecay: number;
+  decoupled: boolean;
+  lr: number;
+}
+
 export interface Kernels {
   /** Human-readable backend name, e.g. 'js'. */
   readonly name: string;
+  /**
+   * Names the arithmetic, e.g. 'js', 'wasm-simd', 'wasm-simd-fma' (default: `name`). Two backends
+   * with the same id give bitwise identical results; checkpoints record it (see trainer.ts).
+   */
+  readonly id?: string;
 
   /** A zeroed buffer of n scalars; backends may place it in their own memory. */
   alloc(n: number, dtype: Dtype): FloatArray;
+  /** Gives a buffer from `alloc` back (backends whose memory the GC does not manage). */
+  free?(buf: FloatArray): void;
+  /** Stops whatever the backend started (helper threads); it must not be used afterwards. */
+  close?(): Promise<void>;
 
   /** out(M, N) (+)= a(M, K) · b(N, K)ᵀ — forward products x·Wᵀ. */
   matmulNT(out: FloatArray, a: FloatArray, b: FloatArray, M: number, N: number, K: number, accumulate: boolean): void;
@@ -44,6 +68,23 @@ export interface Kernels {
    * tanh: dh ⊙ (1 − h²); relu: dh ⊙ [h > 0]. Overwrites dpre.
    */
   actBackward(dpre: FloatArray, dh: FloatArray, h: FloatArray, n: number, act: Activation): void;
+
+  /**
+   * The BPTT step's fused backward: dh = dhA + dhB (gradient from the outputs + through the
+   * recurrence), dpre(n) = dh ⊙ act'(h) as in actBackward. dpre may alias dhA. Returns Σ dh²
+   * (the ‖∂L/∂h_t‖ profile; float32 backends may sum in float32).
+   */
+  actBackwardAdd(dpre: FloatArray, dhA: FloatArray, dhB: FloatArray, h: FloatArray, n: number, act: Activation): number;
+  /** Saturation diagnostics: tanh counts |h| > 0.99, relu counts h == 0. */
+  countSaturated(h: FloatArray, n: number, act: Activation): number;
+
+  /**
+   * Optional fused optimizer step: Adam / AdamW (no amsgrad) over p, g, m = exp_avg, v =
+   * exp_avg_sq (n each), in the backend's own arithmetic (the WASM backend: float32, torch's
+   * operation order). Returns false when it does not apply (float64 or foreign buffers): the
+   * optimizer then runs its reference loop.
+   */
+  adamStep?(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, s: AdamStepScalars): boolean;
 
   /**
    * Numerically stable softmax + cross-entropy per row: probs(N, C) = softmax(logits),

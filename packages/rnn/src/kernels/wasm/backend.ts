@@ -7,7 +7,7 @@
 import type { Activation } from '../../spec.ts';
 import type { Dtype, FloatArray } from '../../layout.ts';
 import { jsKernels } from '../js.ts';
-import type { Kernels } from '../kernels.ts';
+import type { AdamStepScalars, Kernels } from '../kernels.ts';
 import { WasmArena } from './arena.ts';
 import { type KernelExports, instantiateKernels } from './exports.ts';
 import { type GemmKind, GemmThreads } from './gemm-threads.ts';
@@ -27,6 +27,8 @@ export interface WasmKernels extends Kernels {
   owns(view: ArrayBufferView): boolean;
   /** Returns a float32 buffer from `alloc` to the memory; float64 buffers are left to the GC. */
   free(buf: FloatArray): void;
+  /** Fused float32 Adam / AdamW step on buffers in this memory (false for any other buffer). */
+  adamStep(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, s: AdamStepScalars): boolean;
   /** Threads running each large product (1 = the caller only). */
   readonly threads: number;
   /** Stops the helper threads (the backend keeps working single-threaded). */
@@ -113,6 +115,10 @@ class WasmBackend implements WasmKernels {
 
   owns(view: ArrayBufferView): boolean {
     return this.arena.owns(view);
+  }
+
+  get id(): string {
+    return this.fma ? 'wasm-simd-fma' : 'wasm-simd';
   }
 
   get threads(): number {
@@ -280,6 +286,38 @@ class WasmBackend implements WasmKernels {
     if (act === 'tanh') this.exports.act_tanh_backward(pd, pdh, ph, n);
     else this.exports.act_relu_backward(pd, pdh, ph, n);
     this.done();
+  }
+
+  actBackwardAdd(dpre: FloatArray, dhA: FloatArray, dhB: FloatArray, h: FloatArray, n: number, act: Activation): number {
+    if (!isF32(dpre) || !isF32(dhA) || !isF32(dhB) || !isF32(h)) return jsKernels.actBackwardAdd(dpre, dhA, dhB, h, n, act);
+    const pd = this.ptr(dpre, n, 'actBackwardAdd dpre', true);
+    const pa = this.ptr(dhA, n, 'actBackwardAdd dhA', false);
+    const pb = this.ptr(dhB, n, 'actBackwardAdd dhB', false);
+    const ph = this.ptr(h, n, 'actBackwardAdd h', false);
+    const sq = act === 'tanh' ? this.exports.act_tanh_backward_add(pd, pa, pb, ph, n) : this.exports.act_relu_backward_add(pd, pa, pb, ph, n);
+    this.done();
+    return sq;
+  }
+
+  countSaturated(h: FloatArray, n: number, act: Activation): number {
+    if (!isF32(h)) return jsKernels.countSaturated(h, n, act);
+    const ph = this.ptr(h, n, 'countSaturated h', false);
+    const count = act === 'tanh' ? this.exports.count_saturated_tanh(ph, n) : this.exports.count_saturated_relu(ph, n);
+    this.done();
+    return count;
+  }
+
+  // ---- optimizer ----------------------------------------------------------------------------
+
+  adamStep(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, s: AdamStepScalars): boolean {
+    const own = (x: FloatArray) => isF32(x) && x.length >= n && this.arena.owns(x);
+    if (!own(p) || !own(g) || !own(m) || !own(v)) return false;
+    const w = 1 - s.beta1; // torch: exp_avg.lerp_(grad, 1 − β1)
+    this.exports.adam_step(
+      p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, n, w, 1 - w, s.beta2, 1 - s.beta2, s.bc2Sqrt, s.eps,
+      -s.stepSize, s.decoupled ? 0 : s.weightDecay, s.decoupled ? 1 - s.lr * s.weightDecay : 1, w >= 0.5 ? 1 : 0,
+    );
+    return true;
   }
 
   // ---- losses ---------------------------------------------------------------------------------

@@ -15,6 +15,16 @@ export interface KernelExports {
   act_relu(out: number, pre: number, n: number): void;
   act_tanh_backward(dpre: number, dh: number, h: number, n: number): void;
   act_relu_backward(dpre: number, dh: number, h: number, n: number): void;
+  /** dpre = (dha + dhb) ⊙ act'(h); returns Σ (dha + dhb)². */
+  act_tanh_backward_add(dpre: number, dha: number, dhb: number, h: number, n: number): number;
+  act_relu_backward_add(dpre: number, dha: number, dhb: number, h: number, n: number): number;
+  count_saturated_tanh(h: number, n: number): number;
+  count_saturated_relu(h: number, n: number): number;
+  /** One Adam / AdamW step in float32 (see wat/elementwise.ts adamStep). */
+  adam_step(
+    p: number, g: number, m: number, v: number, n: number, w: number, wEnd: number, beta2: number, omb2: number, bc2: number,
+    eps: number, negStep: number, l2: number, decay: number, fromEnd: number,
+  ): void;
   add_bias(out: number, bias: number, N: number, C: number): void;
   bias_grad_add(dbias: number, dout: number, N: number, C: number): void;
   gather_columns_add(out: number, ids: number, W: number, B: number, H: number, I: number): void;

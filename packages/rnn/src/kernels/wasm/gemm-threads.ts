@@ -30,7 +30,10 @@ let seen = 0;
 for (;;) {
   const spinUntil = performance.now() + spinMicros / 1000;
   while (Atomics.load(c, ${SEQ}) === seen && performance.now() < spinUntil);
-  Atomics.wait(c, ${SEQ}, seen);
+  // sleep until the sequence really moves: a wake-up can be a late notify of the request this
+  // helper already ran (the caller was preempted between its store and its notify), and running
+  // that request twice would add its band twice
+  while (Atomics.load(c, ${SEQ}) === seen) Atomics.wait(c, ${SEQ}, seen);
   seen = Atomics.load(c, ${SEQ});
   const kind = c[${KIND}];
   if (kind < 0) break;

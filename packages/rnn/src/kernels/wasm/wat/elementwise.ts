@@ -68,6 +68,83 @@ function actReluBackward(): string {
   ])})`;
 }
 
+/**
+ * The BPTT step's fused backward: dh = dha + dhb (output-layer gradient + recurrent gradient),
+ * dpre = dh ⊙ act'(h) (dpre may alias dha), returns Σ dh² for the gradient-norm profile.
+ */
+function actBackwardAdd(act: 'tanh' | 'relu'): string {
+  const lane = (x: string, l: number): string => `(f32x4.extract_lane ${l} ${x})`;
+  return `
+(func (export "act_${act}_backward_add") ${params(['dpre', 'dha', 'dhb', 'h', 'n'])} (result f32) (local $i i32) (local $end i32) ${floatLocals(['d', 'y', 'acc'])}
+  ${vectorThenScalar(get('n'), (ops) => [
+    set(v(ops, 'd'), ops.add(ops.load(at('dha')), ops.load(at('dhb')))),
+    set(v(ops, 'acc'), ops.add(get(v(ops, 'acc')), ops.mul(get(v(ops, 'd')), get(v(ops, 'd'))))),
+    set(v(ops, 'y'), ops.load(at('h'))),
+    act === 'tanh'
+      ? ops.store(at('dpre'), ops.mul(get(v(ops, 'd')), ops.sub(ops.c(1), ops.mul(get(v(ops, 'y')), get(v(ops, 'y'))))))
+      : ops.type === 'v128'
+        ? ops.store(at('dpre'), `(v128.and ${get(v(ops, 'd'))} (f32x4.gt ${get(v(ops, 'y'))} ${ops.c(0)}))`)
+        : ops.store(at('dpre'), `(select ${get(v(ops, 'd'))} ${ops.c(0)} (f32.gt ${get(v(ops, 'y'))} ${ops.c(0)}))`),
+  ])}
+  (f32.add (f32.add (f32.add ${lane(get('acc_v'), 0)} ${lane(get('acc_v'), 1)}) (f32.add ${lane(get('acc_v'), 2)} ${lane(get('acc_v'), 3)})) ${get('acc_s')}))`;
+}
+
+/**
+ * Saturation diagnostics: tanh counts |h| > 0.99 (as `|h| >= f32(0.99)`, the smallest float32
+ * above 0.99, so the count equals the JS double comparison), relu counts h == 0.
+ */
+function countSaturated(act: 'tanh' | 'relu'): string {
+  const lane = (l: number): string => `(i32x4.extract_lane ${l} ${get('c_v')})`;
+  const hit = (ops: FloatOps): string =>
+    act === 'tanh'
+      ? `(${ops.type === 'v128' ? 'f32x4' : 'f32'}.ge (${ops.type === 'v128' ? 'f32x4' : 'f32'}.abs ${ops.load(at('h'))}) ${ops.c(0.99)})`
+      : `(${ops.type === 'v128' ? 'f32x4' : 'f32'}.eq ${ops.load(at('h'))} ${ops.c(0)})`;
+  return `
+(func (export "count_saturated_${act}") ${params(['h', 'n'])} (result i32) (local $i i32) (local $end i32) (local $c_v v128) (local $c_s i32)
+  ${vectorThenScalar(get('n'), (ops) => [
+    // a vector compare gives -1 per true lane: subtracting counts it
+    ops.type === 'v128' ? set('c_v', `(i32x4.sub ${get('c_v')} ${hit(ops)})`) : set('c_s', add32(get('c_s'), hit(ops))),
+  ])}
+  (i32.add (i32.add (i32.add ${lane(0)} ${lane(1)}) (i32.add ${lane(2)} ${lane(3)})) ${get('c_s')}))`;
+}
+
+/**
+ * One Adam / AdamW step (no amsgrad) in float32, in torch.optim's single-tensor order:
+ *   p ← p·decay (AdamW; decay = 1 otherwise); g ← g + l2·p (Adam's L2; l2 = 0 otherwise)
+ *   m ← lerp(m, g, w) (torch's two-branch lerp: `fromEnd` picks g − (g − m)·(1 − w) for w ≥ 0.5)
+ *   v ← v·β2 + (1 − β2)·g·g;  p ← p − stepSize · m / (√v / √(1 − β2ᵗ) + eps)
+ */
+function adamStep(): string {
+  const f = (ops: FloatOps): string => (ops.type === 'v128' ? 'f32x4' : 'f32');
+  const scalars = ['w', 'wEnd', 'beta2', 'omb2', 'bc2', 'eps', 'negStep', 'l2', 'decay'];
+  const splat = (name: string): string[] => [set(`${name}_s`, get(name)), set(`${name}_v`, `(f32x4.splat ${get(name)})`)];
+  const c = (ops: FloatOps, name: string): string => get(v(ops, name));
+  return `
+(func (export "adam_step") ${params(['p', 'g', 'm', 'v', 'n'])} ${params(scalars, 'f32')} (param $fromEnd i32)
+  (local $i i32) (local $end i32) (local $mask v128) ${floatLocals(['pi', 'gi', 'mi', 'd', 'vi', ...scalars.map((n) => `${n}c`)])}
+  ${scalars.flatMap((n) => splat(n).map((st) => st.replace(`$${n}_`, `$${n}c_`))).join('\n  ')}
+  ${set('mask', `(i32x4.splat (i32.sub ${i32(0)} ${get('fromEnd')}))`)}
+  ${vectorThenScalar(get('n'), (ops) => {
+    const k = (name: string): string => c(ops, `${name}c`);
+    const mNear = ops.add(get(v(ops, 'mi')), ops.mul(k('w'), get(v(ops, 'd'))));
+    const mFar = ops.sub(get(v(ops, 'gi')), ops.mul(get(v(ops, 'd')), k('wEnd')));
+    return [
+      set(v(ops, 'pi'), ops.mul(ops.load(at('p')), k('decay'))),
+      set(v(ops, 'gi'), ops.add(ops.load(at('g')), ops.mul(k('l2'), get(v(ops, 'pi'))))),
+      set(v(ops, 'mi'), ops.load(at('m'))),
+      set(v(ops, 'd'), ops.sub(get(v(ops, 'gi')), get(v(ops, 'mi')))),
+      set(v(ops, 'mi'), ops.type === 'v128'
+        ? `(v128.bitselect ${mFar} ${mNear} ${get('mask')})`
+        : `(select ${mFar} ${mNear} ${get('fromEnd')})`),
+      ops.store(at('m'), get(v(ops, 'mi'))),
+      set(v(ops, 'vi'), ops.add(ops.mul(ops.load(at('v')), k('beta2')), ops.mul(ops.mul(k('omb2'), get(v(ops, 'gi'))), get(v(ops, 'gi'))))),
+      ops.store(at('v'), get(v(ops, 'vi'))),
+      set(v(ops, 'd'), ops.add(ops.div(`(${f(ops)}.sqrt ${get(v(ops, 'vi'))})`, k('bc2')), k('eps'))),
+      ops.store(at('p'), ops.add(get(v(ops, 'pi')), ops.mul(k('negStep'), ops.div(get(v(ops, 'mi')), get(v(ops, 'd')))))),
+    ];
+  })})`;
+}
+
 /** Loops rows r in [0, N), with `row` = byte address of row r of a (N, C) matrix based at `base`. */
 function overRows(base: string, body: string[]): string {
   return [
@@ -194,7 +271,8 @@ function softmaxCrossEntropyBackward(): string {
 
 export function elementwiseFunctions(): string {
   return [
-    actTanh(), actRelu(), actTanhBackward(), actReluBackward(), addBias(), biasGradAdd(),
+    actTanh(), actRelu(), actTanhBackward(), actReluBackward(), actBackwardAdd('tanh'), actBackwardAdd('relu'),
+    countSaturated('tanh'), countSaturated('relu'), adamStep(), addBias(), biasGradAdd(),
     gatherColumnsAdd(), scatterColumnsAdd(), softmaxRows(), softmaxCrossEntropyBackward(),
   ].join('\n');
 }

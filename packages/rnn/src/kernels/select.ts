@@ -1,0 +1,93 @@
+// The one place that decides which compute backend trains: the WASM SIMD kernels by default,
+// the JS reference when asked for (or when this runtime cannot run them, with the reason told).
+// Used by the worker's training thread, the CLI `train` and the engine benchmark.
+
+import { availableParallelism } from 'node:os';
+import { jsKernels } from './js.ts';
+import type { Kernels } from './kernels.ts';
+import { createWasmKernels, type WasmKernelsOptions } from './wasm/backend.ts';
+import { relaxedSimdAvailable } from './wasm/relaxed-simd.ts';
+
+/** What a caller may ask for: a family, or an exact kernels id recorded in a checkpoint. */
+export type BackendRequest = 'wasm' | 'js' | 'wasm-simd' | 'wasm-simd-fma';
+
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['wasm', 'js', 'wasm-simd', 'wasm-simd-fma'];
+
+/** Hidden sizes from which `threads: 'auto'` splits the big products over two threads. */
+export const TWO_THREAD_MIN_HIDDEN = 256;
+
+export interface DefaultKernelsOptions {
+  /**
+   * 'wasm' (default; `UNROLL_BACKEND=js|wasm` overrides the default), 'js', or an exact id
+   * ('wasm-simd' = mul + add, 'wasm-simd-fma' = fused multiply-add) to reproduce a checkpoint's
+   * arithmetic bit for bit.
+   */
+  backend?: BackendRequest;
+  /** The model's hidden size (used by `threads: 'auto'`). */
+  hidden?: number;
+  /**
+   * Threads for the large products, the caller included, at most the cores (default 'auto': 2
+   * from hidden ≥ TWO_THREAD_MIN_HIDDEN, else 1 — the per-step products of smaller models are
+   * too small to pay for the hand-off). The thread count never changes a bit of the result.
+   */
+  threads?: number | 'auto';
+  /** Told why the WASM backend is not used when it was asked for (default: a console warning). */
+  onFallback?: (reason: string) => void;
+}
+
+export function isBackendRequest(value: unknown): value is BackendRequest {
+  return typeof value === 'string' && (BACKEND_REQUESTS as readonly string[]).includes(value);
+}
+
+function defaultRequest(): BackendRequest {
+  const env = process.env.UNROLL_BACKEND;
+  if (env === undefined || env === '') return 'wasm';
+  if (env !== 'wasm' && env !== 'js') throw new RangeError(`UNROLL_BACKEND must be 'wasm' or 'js', got '${env}'`);
+  return env;
+}
+
+/** Why this runtime cannot run the WASM backend at all, or null when it can. */
+function wasmUnavailableReason(): string | null {
+  const g = globalThis as { WebAssembly?: unknown; SharedArrayBuffer?: unknown };
+  if (typeof g.WebAssembly !== 'object') return 'WebAssembly is not available in this runtime';
+  if (typeof g.SharedArrayBuffer !== 'function') return 'SharedArrayBuffer (WebAssembly threads) is not available in this runtime';
+  return null;
+}
+
+/**
+ * The kernels a training run should use. Every call to the WASM backend makes a fresh instance
+ * (own memory, own helper threads): use one per trainer / thread, `trainer.dispose()` when done
+ * and `await kernels.close?.()` to stop its helper threads. Falls back to the JS reference (and
+ * says why through onFallback) when WebAssembly SIMD cannot run here.
+ */
+export async function createDefaultKernels(opts: DefaultKernelsOptions = {}): Promise<Kernels> {
+  const request = opts.backend ?? defaultRequest();
+  if (!isBackendRequest(request)) throw new RangeError(`backend must be one of ${BACKEND_REQUESTS.join(', ')}, got '${request}'`);
+  if (request === 'js') return jsKernels;
+  const fallback = opts.onFallback ?? ((reason: string) => console.warn(`@unroll/rnn: using the JS kernels: ${reason}`));
+  const unavailable = wasmUnavailableReason();
+  if (unavailable !== null) {
+    fallback(unavailable);
+    return jsKernels;
+  }
+  const wasmOpts: WasmKernelsOptions = { threads: threadsFor(opts) };
+  if (request === 'wasm-simd') wasmOpts.fma = false;
+  if (request === 'wasm-simd-fma') {
+    if (relaxedSimdAvailable()) wasmOpts.fma = true;
+    else fallback('relaxed SIMD (fma) is not available here: continuing on wasm-simd (not bitwise equal to wasm-simd-fma)');
+  }
+  try {
+    return await createWasmKernels(wasmOpts);
+  } catch (err) {
+    fallback(`the WASM SIMD kernels could not start: ${(err as Error).message}`);
+    return jsKernels;
+  }
+}
+
+function threadsFor(opts: DefaultKernelsOptions): number {
+  const cores = Math.max(1, availableParallelism());
+  const threads = opts.threads ?? 'auto';
+  if (threads === 'auto') return opts.hidden !== undefined && opts.hidden >= TWO_THREAD_MIN_HIDDEN ? Math.min(2, cores) : 1;
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer or 'auto', got ${threads}`);
+  return Math.min(threads, cores);
+}
