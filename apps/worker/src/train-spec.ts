@@ -1,27 +1,13 @@
 // From the API's job spec (packages/protocol) to the engine's TrainSpec (packages/rnn). The
 // dataset decides the model's input and output sizes; the job decides everything else.
 import type { JobSpec } from '@unroll/protocol';
-import type { Dataset, InputKind, TrainSpec } from '@unroll/rnn';
+import { datasetSizes, type Dataset, type TrainSpec } from '@unroll/rnn';
 
-/** What the parsed dataset tells the model: input kind and sizes. */
-export interface DatasetShape {
-  inputKind: InputKind;
-  /** V for token inputs, feature count for vectors. */
-  inputSize: number;
-  /** V for language models, class count, or regression targets. */
-  outputSize: number;
-}
+/** What the parsed dataset tells the model: input kind, I (V or features) and O. */
+export type DatasetShape = ReturnType<typeof datasetSizes>;
 
-export function datasetShape(ds: Dataset): DatasetShape {
-  switch (ds.kind) {
-    case 'token-stream':
-      return { inputKind: 'tokens', inputSize: ds.vocab.length, outputSize: ds.vocab.length };
-    case 'vector-stream':
-      return { inputKind: 'vectors', inputSize: ds.inputSize, outputSize: ds.outputSize };
-    case 'sequences':
-      return { inputKind: ds.inputKind, inputSize: ds.inputSize, outputSize: ds.outputSize };
-  }
-}
+/** The engine decides the sizes a dataset implies; the worker only maps the job onto them. */
+export const datasetShape = (ds: Dataset): DatasetShape => datasetSizes(ds);
 
 export function toTrainSpec(job: JobSpec, dataset: DatasetShape): TrainSpec {
   const { model, training } = job;

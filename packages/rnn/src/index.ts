@@ -35,7 +35,7 @@ export type { LossKind, LossTargets } from './loss.ts';
 export { BpttWorkspace, maxWindowLength, validateBptt, windowAfter, windowCount, windowForwardBackward } from './window.ts';
 export type { ParamViews, WindowOptions, WindowResult, WindowShape, WindowSpan } from './window.ts';
 export { largestSingularValue } from './diagnostics.ts';
-export { WindowSource } from './batches.ts';
+export { WindowSource, datasetSizes } from './batches.ts';
 
 // leaves: randomness, init, optimizers, schedules, clipping, formats, sampling
 export { Prng } from './prng.ts';
