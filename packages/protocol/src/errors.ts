@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXAMPLE_ERROR } from './examples.ts';
 
 /** Every machine-readable error code the API and worker may answer with. */
 export const ErrorCode = z.enum([
@@ -39,5 +40,5 @@ export const ErrorDetail = z
 export type ErrorDetail = z.infer<typeof ErrorDetail>;
 
 /** The body of every non-2xx answer: `{error: {code, message, param?, line?, column?}}`. */
-export const ApiErrorBody = z.object({ error: ErrorDetail }).meta({ id: 'ApiError' });
+export const ApiErrorBody = z.object({ error: ErrorDetail }).meta({ id: 'ApiError', example: EXAMPLE_ERROR });
 export type ApiErrorBody = z.infer<typeof ApiErrorBody>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXAMPLE_EVENT_MESSAGES, EXAMPLE_FAILED_EVENT_MESSAGE, EXAMPLE_STREAM_ID } from './examples.ts';
 import { JobStatus, Progress } from './job.ts';
 
 // Events of a job, in its Redis stream `unroll:job:{id}:events` and on the WebSocket as
@@ -10,7 +11,7 @@ export const StatusEvent = z.strictObject({
   status: JobStatus,
   at: z.iso.datetime(),
   attempt: z.int().min(0).optional(),
-});
+}).meta({ example: EXAMPLE_EVENT_MESSAGES[0].event });
 
 const finite = z.number();
 
@@ -37,23 +38,23 @@ export const EpochEvent = z
     etaSeconds: z.number().min(0),
     best: z.boolean().optional(),
   })
-  .meta({ description: 'Extra metric fields from the engine are kept as-is' });
+  .meta({ description: 'Extra metric fields from the engine are kept as-is', example: EXAMPLE_EVENT_MESSAGES[2].event });
 
-export const ProgressEvent = z.strictObject({ type: z.literal('progress'), ...Progress.shape });
+export const ProgressEvent = z.strictObject({ type: z.literal('progress'), ...Progress.shape }).meta({ example: EXAMPLE_EVENT_MESSAGES[1].event });
 
 export const CheckpointEvent = z.strictObject({
   type: z.literal('checkpoint'),
   epoch: z.int().min(1),
   bytes: z.int().min(0).optional(),
   sha256: z.string().optional(),
-});
+}).meta({ example: EXAMPLE_EVENT_MESSAGES[3].event });
 
 export const CompletedEvent = z.strictObject({
   type: z.literal('completed'),
   weights: z.strictObject({ safetensors: z.string(), json: z.string() }),
   bestEpoch: z.int().min(1).nullable(),
   finalLoss: finite.nullable(),
-});
+}).meta({ example: EXAMPLE_EVENT_MESSAGES[4].event });
 
 export const FailedEvent = z.strictObject({
   type: z.literal('failed'),
@@ -62,11 +63,11 @@ export const FailedEvent = z.strictObject({
   param: z.string().optional(),
   epoch: z.int().min(0).optional(),
   step: z.int().min(0).optional(),
-});
+}).meta({ example: EXAMPLE_FAILED_EVENT_MESSAGE.event });
 
 export const JobEvent = z
   .discriminatedUnion('type', [StatusEvent, EpochEvent, ProgressEvent, CheckpointEvent, CompletedEvent, FailedEvent])
-  .meta({ id: 'JobEvent' });
+  .meta({ id: 'JobEvent', example: EXAMPLE_EVENT_MESSAGES[2].event });
 export type JobEvent = z.infer<typeof JobEvent>;
 export type StatusEvent = z.infer<typeof StatusEvent>;
 export type EpochEvent = z.infer<typeof EpochEvent>;
@@ -75,10 +76,10 @@ export type CheckpointEvent = z.infer<typeof CheckpointEvent>;
 export type CompletedEvent = z.infer<typeof CompletedEvent>;
 export type FailedEvent = z.infer<typeof FailedEvent>;
 
-/** Redis stream id, e.g. `1732550000000-0`. */
-export const StreamId = z.string().regex(/^\d+-\d+$/, 'expected a stream id like 1732550000000-0');
+/** Redis stream id, e.g. `1795634750733-0`. */
+export const StreamId = z.string().regex(/^\d+-\d+$/, 'expected a stream id like 1795634750733-0').meta({ example: EXAMPLE_STREAM_ID });
 
-export const EventMessage = z.object({ id: StreamId, event: JobEvent }).meta({ id: 'EventMessage' });
+export const EventMessage = z.object({ id: StreamId, event: JobEvent }).meta({ id: 'EventMessage', example: EXAMPLE_EVENT_MESSAGES[2] });
 export type EventMessage = z.infer<typeof EventMessage>;
 
 export function isTerminalStatusEvent(event: JobEvent): boolean {

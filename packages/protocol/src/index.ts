@@ -5,3 +5,4 @@ export * from './events.ts';
 export * from './dataset.ts';
 export * from './pagination.ts';
 export * from './inference.ts';
+export * from './examples.ts';

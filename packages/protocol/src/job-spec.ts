@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXAMPLE_DATASET_ID, EXAMPLE_JOB_ID, EXAMPLE_JOB_SPEC } from './examples.ts';
 
 // The training request a client sends. Strict objects reject unknown fields (400 naming the
 // field), every number is bounded, and defaults are filled in so the job echoes exactly what
@@ -169,8 +170,8 @@ export const InlineDataset = z
   .meta({ id: 'InlineDataset' });
 export type InlineDataset = z.infer<typeof InlineDataset>;
 
-export const DatasetId = z.string().regex(/^ds_[0-9a-z]{8,40}$/, 'expected a dataset id like ds_...').meta({ example: 'ds_0mfx3k2a9b7c1d2e3f' });
-export const JobId = z.string().regex(/^job_[0-9a-z]{8,40}$/, 'expected a job id like job_...').meta({ example: 'job_0mfx3k2a9b7c1d2e3f' });
+export const DatasetId = z.string().regex(/^ds_[0-9a-z]{8,40}$/, 'expected a dataset id like ds_...').meta({ example: EXAMPLE_DATASET_ID });
+export const JobId = z.string().regex(/^job_[0-9a-z]{8,40}$/, 'expected a job id like job_...').meta({ example: EXAMPLE_JOB_ID });
 
 export const CreateJobRequest = z
   .strictObject({
@@ -189,7 +190,7 @@ export const CreateJobRequest = z
   .meta({
     id: 'CreateJobRequest',
     example: {
-      datasetId: 'ds_0mfx3k2a9b7c1d2e3f',
+      datasetId: EXAMPLE_DATASET_ID,
       task: 'lm',
       model: { hiddenSize: 128, activation: 'tanh', init: { scheme: 'pytorch' } },
       training: { epochs: 20, batchSize: 32, bptt: { mode: 'truncated', k1: 25, k2: 25 }, optimizer: { name: 'adam', lr: 0.002 }, clip: { mode: 'norm', maxNorm: 5 } },
@@ -206,7 +207,7 @@ export const JobSpec = z
     model: ModelRequest,
     training: TrainingRequest,
   })
-  .meta({ id: 'JobSpec' });
+  .meta({ id: 'JobSpec', example: EXAMPLE_JOB_SPEC });
 export type JobSpec = z.infer<typeof JobSpec>;
 
 /** Dataset kinds each task can train on. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXAMPLE_JOB, EXAMPLE_PROGRESS } from './examples.ts';
 import { JobId, JobSpec } from './job-spec.ts';
 
 export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -31,7 +32,7 @@ export const Progress = z
     loss: z.number(),
     tokensPerSec: z.number().min(0),
   })
-  .meta({ id: 'Progress' });
+  .meta({ id: 'Progress', example: EXAMPLE_PROGRESS });
 export type Progress = z.infer<typeof Progress>;
 
 export const Transition = z.object({ status: JobStatus, at: z.iso.datetime(), attempt: z.int().optional() });
@@ -58,5 +59,5 @@ export const Job = z
     metrics: z.record(z.string(), z.unknown()).nullable(),
     error: JobError.nullable(),
   })
-  .meta({ id: 'Job' });
+  .meta({ id: 'Job', example: EXAMPLE_JOB });
 export type Job = z.infer<typeof Job>;

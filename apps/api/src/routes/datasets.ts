@@ -2,10 +2,23 @@ import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiErrorBody, Dataset, DATASET_CONTENT_TYPES, DatasetId, PageQuery, UploadDatasetQuery, pageOf, type CsvOptions } from '@unroll/protocol';
+import {
+  ApiErrorBody,
+  Dataset,
+  DATASET_CONTENT_TYPES,
+  DatasetId,
+  DatasetUploadBodies,
+  EXAMPLE_CSV_DATASET,
+  EXAMPLE_DATASET,
+  PageQuery,
+  UploadDatasetQuery,
+  examplePageOf,
+  type CsvOptions,
+} from '@unroll/protocol';
 import { BlobTooLargeError, blobKeys, newDatasetId, StorageQuotaError, toPublicDataset } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
+import { withExamples } from './openapi-examples.ts';
 
 const IdParams = z.object({ id: DatasetId });
 const errors = { 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody };
@@ -19,10 +32,23 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/datasets',
     {
+      config: {
+        // The body is streamed, not validated: documented per content type, each with its example.
+        swaggerTransform: withExamples({
+          bodies: DatasetUploadBodies,
+          responses: {
+            201: {
+              text: { summary: 'text/plain upload', value: EXAMPLE_DATASET },
+              csv: { summary: 'text/csv upload with ?targetColumns=passengers', value: EXAMPLE_CSV_DATASET },
+            },
+          },
+        }),
+      },
       schema: {
         tags: ['datasets'],
         summary: 'Upload a dataset (streamed)',
         description:
+          'The body is streamed to storage (not buffered) and then parsed; pick the content type for the dataset kind. ' +
           'Body: `text/plain` (character LM corpus), `application/json` (sequences), or `text/csv` (time series; query targetColumns / horizon / normalize). ' +
           'Larger than MAX_UPLOAD_BYTES: 413 payload_too_large. Invalid content: 400 invalid_dataset with line / column.',
         querystring: UploadDatasetQuery,
@@ -94,7 +120,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/datasets',
-    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: PageQuery, response: { 200: pageOf(Dataset), ...errors } } },
+    { schema: { tags: ['datasets'], summary: 'List datasets, newest first', querystring: PageQuery, response: { 200: examplePageOf(Dataset, [EXAMPLE_CSV_DATASET, EXAMPLE_DATASET]), ...errors } } },
     async (request) => {
       const page = await app.datasets.list(request.tenant, request.query);
       return { items: page.items.map(toPublicDataset), nextCursor: page.nextCursor };
@@ -114,6 +140,18 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/v1/datasets/:id',
     {
+      config: {
+        swaggerTransform: withExamples({
+          responses: {
+            409: {
+              inUse: {
+                summary: 'A queued or running job uses the dataset',
+                value: { error: { code: 'dataset_in_use', message: `dataset ${EXAMPLE_DATASET.id} is used by a queued or running job`, param: 'id' } },
+              },
+            },
+          },
+        }),
+      },
       schema: {
         tags: ['datasets'],
         summary: 'Delete a dataset (409 dataset_in_use while a queued/running job uses it)',

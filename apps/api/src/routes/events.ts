@@ -1,10 +1,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { WebSocket } from '@fastify/websocket';
 import { z } from 'zod';
-import { ApiErrorBody, EventMessage, StreamId, isTerminal, isTerminalStatusEvent } from '@unroll/protocol';
+import {
+  ApiErrorBody,
+  EventMessage,
+  EXAMPLE_EVENT_MESSAGES,
+  EXAMPLE_FAILED_EVENT_MESSAGE,
+  StreamId,
+  isTerminal,
+  isTerminalStatusEvent,
+} from '@unroll/protocol';
 import { ApiError } from '../errors.ts';
 import { compareStreamIds } from '../stream-ids.ts';
 import { JobIdParams } from './jobs.ts';
+import { withExamples } from './openapi-examples.ts';
 
 /** Past this many bytes queued on a socket the client is too slow: closed with 1013 (try again later). */
 export const MAX_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -12,21 +21,45 @@ const HISTORY_PAGE = 500;
 
 const EventsQuery = z.strictObject({
   after: StreamId.optional().meta({ description: 'Resume strictly after this stream id (the last `id` you received)' }),
-  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'HTTP only: page size' }),
-  token: z.string().optional().meta({ description: 'WebSocket only: API key for browsers (or subprotocol bearer.<key>)' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'HTTP only: page size', example: 100 }),
+  token: z.string().optional().meta({ description: 'WebSocket only: API key for browsers (or subprotocol bearer.<key>)', example: 'unroll_q3Zk8v1NwXc7YpR2mT0sLfH9aJdE4uBg' }),
 });
+
+/** The message format, with one example per event type, for the document (a WebSocket has no response schema there). */
+const MESSAGE_FORMAT =
+  '\n\n**Messages** (one JSON text frame each, also the `items` of the HTTP page): `{"id": "<Redis stream id>", "event": {"type": ...}}`. ' +
+  'Ids increase; keep the last one to resume. A finished job ends with its `completed` or `failed` event, then the terminal `status` event, then close 1000.\n\n' +
+  [...EXAMPLE_EVENT_MESSAGES, EXAMPLE_FAILED_EVENT_MESSAGE].map((m) => `- \`${m.event.type}\`: \`${JSON.stringify(m)}\``).join('\n');
 
 const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app, opts) => {
   const maxBuffered = opts.maxBufferedBytes ?? MAX_CLIENT_BUFFER_BYTES;
   app.route({
     method: 'GET',
     url: '/v1/jobs/:id/events',
+    config: {
+      swaggerTransform: withExamples({
+        responses: {
+          200: {
+            succeeded: { summary: 'History of a succeeded job, one event of each type', value: { items: EXAMPLE_EVENT_MESSAGES, nextAfter: EXAMPLE_EVENT_MESSAGES.at(-1)!.id } },
+            failed: {
+              summary: 'A failed job: failed detail event, then the terminal status',
+              value: {
+                items: [EXAMPLE_FAILED_EVENT_MESSAGE, { id: '1795634901377-1', event: { type: 'status', status: 'failed', at: '2026-11-25T19:28:21.377Z' } }],
+                nextAfter: '1795634901377-1',
+              },
+            },
+          },
+        },
+      }),
+    },
     schema: {
       tags: ['events'],
       summary: 'Job events: WebSocket live stream, or paginated JSON history over plain HTTP',
       description:
         'WebSocket: the full history (after `after`), then live messages `{id, event}`; reconnect with `?after=<last id>` to resume without gap or duplicate. ' +
-        'Closed with 1000 after the terminal status event, 1013 when the client reads too slowly. Plain HTTP: `{items, nextAfter}` pages.',
+        'Closed with 1000 after the terminal status event, 1013 when the client reads too slowly. Plain HTTP: `{items, nextAfter}` pages. ' +
+      'Connect with `wss://<host>/v1/jobs/<id>/events?after=<id>` and `Authorization: Bearer <key>`, or from browsers `?token=<key>` / subprotocols `unroll.v1, bearer.<key>`.' +
+      MESSAGE_FORMAT,
       params: JobIdParams,
       querystring: EventsQuery,
       response: { 200: z.object({ items: z.array(EventMessage), nextAfter: StreamId.nullable() }), 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody },

@@ -11,7 +11,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/healthz',
-    { config: { public: true }, schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    { config: { public: true }, schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }).meta({ examples: [{ status: 'ok' }] }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -22,7 +22,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['ops'],
         summary: 'Redis answers PING within 1 s and the queue is usable',
-        response: { 200: z.object({ status: z.literal('ready') }), 503: z.object({ status: z.literal('unavailable'), reason: z.string() }) },
+        response: {
+          200: z.object({ status: z.literal('ready') }).meta({ examples: [{ status: 'ready' }] }),
+          503: z.object({ status: z.literal('unavailable'), reason: z.string() }).meta({ examples: [{ status: 'unavailable', reason: 'redis: redis did not answer within 1000 ms' }] }),
+        },
       },
     },
     async (_request, reply) => {

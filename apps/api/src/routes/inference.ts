@@ -3,6 +3,7 @@ import { ApiErrorBody, PredictRequest, PredictResponse, SampleRequest, SampleRes
 import { ApiError } from '../errors.ts';
 import { ModelCache, loadModel } from '../model-loader.ts';
 import { JobIdParams } from './jobs.ts';
+import { withExamples } from './openapi-examples.ts';
 import type { RnnModel } from '../engine.ts';
 
 const errors = { 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody };
@@ -26,6 +27,20 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/jobs/:id/predict',
     {
+      config: {
+        swaggerTransform: withExamples({
+          requests: {
+            vectors: { summary: 'Regression / classification: one sequence of 3 steps with 2 features', value: { inputs: [[[0.1, 0.5], [0.3, 0.2], [0.9, 0.4]]], weights: 'final' } },
+            tokens: { summary: 'Language model: token ids (indexes into the dataset vocabulary), best checkpoint', value: { inputs: [[20, 43, 50, 50, 53]], weights: 'best' } },
+          },
+          responses: {
+            200: {
+              classification: { summary: 'Class probabilities per step (2 classes)', value: { outputs: [[[0.8112, 0.1888], [0.3307, 0.6693], [0.0954, 0.9046]]] } },
+              regression: { summary: 'Predicted values per step (1 target)', value: { outputs: [[[0.4127], [0.5381], [0.6012]]] } },
+            },
+          },
+        }),
+      },
       schema: {
         tags: ['inference'],
         summary: 'Run the trained model over input sequences',

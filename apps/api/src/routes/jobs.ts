@@ -7,9 +7,14 @@ import {
   JobId,
   JobSpec,
   JobStatus,
+  EXAMPLE_CANCELLED_JOB,
+  EXAMPLE_CANCEL_REQUESTED_JOB,
+  EXAMPLE_JOB,
+  EXAMPLE_QUEUED_JOB,
+  EXAMPLE_UPLOADS,
   PageQuery,
   TASK_DATASET_KINDS,
-  pageOf,
+  examplePageOf,
   type DatasetFormat,
   type Task,
 } from '@unroll/protocol';
@@ -17,6 +22,7 @@ import { ActiveJobsCapError, blobKeys, IllegalTransitionError, newDatasetId, toP
 import { ApiError } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
 import { DatasetError } from '../engine.ts';
+import { withExamples } from './openapi-examples.ts';
 
 export const JobIdParams = z.object({ id: JobId });
 const errors = { 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody };
@@ -64,6 +70,26 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/jobs',
     {
+      config: {
+        swaggerTransform: withExamples({
+          requests: {
+            datasetId: {
+              summary: 'Character LM on an uploaded corpus',
+              value: { datasetId: EXAMPLE_JOB.datasetId, task: 'lm', model: { hiddenSize: 128 }, training: { epochs: 20, batchSize: 32, optimizer: { name: 'adam', lr: 0.002 } } },
+            },
+            inline: {
+              summary: 'Regression on a small inline CSV series',
+              value: {
+                inline: { format: 'csv', content: EXAMPLE_UPLOADS['text/csv'], csv: { targetColumns: ['passengers'], horizon: 1 } },
+                task: 'regression',
+                model: { hiddenSize: 32, activation: 'tanh', init: { scheme: 'orthogonal', gain: 1 } },
+                training: { epochs: 50, batchSize: 1, bptt: { mode: 'full' }, schedule: { kind: 'cosine', tMax: 50 }, earlyStopping: { patience: 5 } },
+              },
+            },
+          },
+          responses: { 202: { queued: { summary: 'Queued, defaults filled in spec', value: EXAMPLE_QUEUED_JOB } } },
+        }),
+      },
       schema: {
         tags: ['jobs'],
         summary: 'Queue a training job',
@@ -134,8 +160,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['jobs'],
         summary: 'List jobs, newest first',
-        querystring: PageQuery.extend({ status: JobStatus.optional() }),
-        response: { 200: pageOf(Job), ...errors },
+        querystring: PageQuery.extend({ status: JobStatus.optional().meta({ description: 'Only jobs in this status', example: 'running' }) }),
+        response: { 200: examplePageOf(Job, [EXAMPLE_JOB]), ...errors },
       },
     },
     async (request) => {
@@ -157,6 +183,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/jobs/:id/cancel',
     {
+      config: {
+        swaggerTransform: withExamples({
+          responses: {
+            200: { cancelled: { summary: 'A queued job, cancelled at once', value: EXAMPLE_CANCELLED_JOB } },
+            202: { cancelRequested: { summary: 'A running job: cancel requested, the worker stops it between batches', value: EXAMPLE_CANCEL_REQUESTED_JOB } },
+          },
+        }),
+      },
       schema: {
         tags: ['jobs'],
         summary: 'Cancel a job',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiErrorBody, Checkpoint, WeightsQuery } from '@unroll/protocol';
+import { ApiErrorBody, Checkpoint, CheckpointList, WeightsJson, WeightsQuery, WeightsSafetensors } from '@unroll/protocol';
 import { blobKeys, checkpointEpoch } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { JobIdParams } from './jobs.ts';
@@ -20,11 +20,15 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['weights'],
         summary: 'Download weights (safetensors in the PyTorch nn.RNN + Linear layout, or JSON)',
-        description: 'Final weights by default; `checkpoint=best` or `checkpoint=<epoch>` converts that checkpoint. 409 not_ready before weights exist.',
+        description: 'Final weights by default; `checkpoint=best` or `checkpoint=<epoch>` converts that checkpoint. 409 not_ready before weights exist. ' +
+          'safetensors loads in PyTorch: `rnn = torch.nn.RNN(I, H, batch_first=True); fc = torch.nn.Linear(H, O)` with the tensors `rnn.*` and `fc.*` (metadata in `__metadata__`).',
         params: JobIdParams,
         querystring: WeightsQuery,
         response: {
-          200: z.unknown().describe('application/octet-stream (safetensors) or application/json (format=json)'),
+          200: {
+            description: 'format=safetensors (default): application/octet-stream, `content-disposition: attachment; filename="<job>-final.safetensors"`. format=json: application/json.',
+            content: { 'application/octet-stream': { schema: WeightsSafetensors }, 'application/json': { schema: WeightsJson } },
+          },
           400: ApiErrorBody,
           401: ApiErrorBody,
           404: ApiErrorBody,
@@ -48,7 +52,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const name = `${id}-${which === 'final' ? 'final' : which === 'best' ? 'best' : `epoch-${which}`}`;
       if (format === 'json') {
         reply.header('content-disposition', `attachment; filename="${name}.json"`);
-        return reply.type('application/json').send(JSON.stringify(RnnModel.fromSafetensors(weights).toJSON()));
+        // Bytes (not the object): the response schema documents the format, a multi-MB model is not re-validated.
+        return reply.type('application/json; charset=utf-8').send(Buffer.from(JSON.stringify(RnnModel.fromSafetensors(weights).toJSON())));
       }
       reply.header('content-disposition', `attachment; filename="${name}.safetensors"`);
       return reply.type('application/octet-stream').send(Buffer.from(weights));
@@ -62,7 +67,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['weights'],
         summary: 'Checkpoints of a job (one per epoch)',
         params: JobIdParams,
-        response: { 200: z.object({ items: z.array(Checkpoint) }), 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody },
+        response: { 200: CheckpointList, 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody },
       },
     },
     async (request) => {
