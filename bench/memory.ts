@@ -6,10 +6,10 @@
 // --path tokens: the corpus is generated straight into its Int32Array token array (what the
 //   engine itself holds); the growth criterion is about this path.
 // --path text: the worker's path (apps/worker/src/training-thread.ts): the corpus as UTF-8 bytes,
-//   decoded with TextDecoder, parsed by parseTextCorpus, then trained on.
+//   in a textCorpusBuffer, decoded in place into its token array by parseTextCorpusBytes, trained on.
 
 import { parseArgs } from 'node:util';
-import { type TokenStream, Trainer, parseTextCorpus } from '../packages/rnn/src/index.ts';
+import { type TokenStream, Trainer, parseTextCorpusBytes, textCorpusBuffer } from '../packages/rnn/src/index.ts';
 import type { Kernels } from '../packages/rnn/src/kernels/kernels.ts';
 import { jsKernels } from '../packages/rnn/src/kernels/js.ts';
 
@@ -62,10 +62,13 @@ if (values.path === 'tokens') {
   fillWalk(tokens, 0);
   corpus = { kind: 'token-stream', tokens, vocab: Array.from({ length: V }, (_, id) => String.fromCharCode(48 + id)) };
 } else {
-  const utf8 = new Uint8Array(bytes);
-  fillWalk(utf8, 48);
+  // as the worker holds them (apps/worker/src/processor.ts, training-thread.ts): the dataset's
+  // bytes in a textCorpusBuffer, decoded in place, then the reference to them dropped
+  const dataset: { bytes: Uint8Array } = { bytes: textCorpusBuffer(bytes) };
+  fillWalk(dataset.bytes, 48);
   mark('bytes');
-  corpus = parseTextCorpus(new TextDecoder('utf-8').decode(utf8));
+  corpus = parseTextCorpusBytes(dataset.bytes, { inPlace: true });
+  dataset.bytes = new Uint8Array(0);
 }
 mark('corpus');
 

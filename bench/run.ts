@@ -448,7 +448,7 @@ function printMemory(m: MemoryComparison[]): void {
   );
   for (const c of m) if (c.error) emit(`${c.path}: ${c.error}`);
   emit('\ntokens: the corpus generated straight into its Int32Array (what the engine holds).');
-  emit('text: the worker path — UTF-8 bytes → TextDecoder → parseTextCorpus → Trainer.');
+  emit('text: the worker path — UTF-8 bytes in a textCorpusBuffer → parseTextCorpusBytes in place → Trainer.');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 import type { CsvOptions, DatasetFormat, DatasetStats } from '@unroll/protocol';
-import { datasetStats, parseCsvSeries, parseJsonSequences, parseTextCorpus, type Dataset } from './engine.ts';
+import { datasetStats, parseCsvSeries, parseJsonSequences, parseTextCorpus, parseTextCorpusBytes, type Dataset } from './engine.ts';
 
-/** Parses dataset content with the engine's parsers; throws DatasetError (line / column / field). */
-export function parseDataset(kind: DatasetFormat, text: string, csv: CsvOptions | null): Dataset {
+/**
+ * Parses dataset content with the engine's parsers; throws DatasetError (line / column / field).
+ * Stored content comes as its UTF-8 bytes: a text corpus is then decoded straight into its token
+ * array (as the worker does, so the stats describe what it trains on: a leading byte order mark
+ * dropped, ill-formed UTF-8 rejected), never as a string of the whole corpus.
+ */
+export function parseDataset(kind: DatasetFormat, content: string | Uint8Array, csv: CsvOptions | null): Dataset {
+  if (kind === 'text') return typeof content === 'string' ? parseTextCorpus(content) : parseTextCorpusBytes(content);
+  const text = typeof content === 'string' ? content : new TextDecoder('utf-8').decode(content);
   switch (kind) {
-    case 'text':
-      return parseTextCorpus(text);
     case 'json':
       return parseJsonSequences(text);
     case 'csv':

@@ -5,6 +5,7 @@ export {
   parseCsvSeries,
   parseJsonSequences,
   parseTextCorpus,
+  parseTextCorpusBytes,
   splitForValidation,
   SafetensorsError,
   ModelFormatError,

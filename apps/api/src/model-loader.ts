@@ -24,9 +24,9 @@ export async function loadWeightsBytes(
   }
   const checkpoint = await blobs.get(which === 'best' ? blobKeys.bestCheckpoint(jobId) : blobKeys.checkpoint(jobId, which));
   if (!checkpoint || !context?.dataset) return null;
-  const text = await blobs.get(context.dataset.blobKey);
-  if (!text) return null;
-  const parsed = parseDataset(context.dataset.kind, text.toString('utf8'), context.dataset.csv);
+  const content = await blobs.get(context.dataset.blobKey);
+  if (!content) return null;
+  const parsed = parseDataset(context.dataset.kind, content, context.dataset.csv);
   const { train } = splitForValidation(parsed, context.spec.training.validationSplit);
   return Trainer.restore(checkpoint, train).model.toSafetensors();
 }

@@ -63,6 +63,20 @@ describe('POST /v1/datasets', () => {
     expect(await blobFiles()).toEqual(before);
   });
 
+  it('text/plain is decoded from its bytes as the worker does: a leading BOM dropped, ill-formed UTF-8 named by line and column', async () => {
+    const send = (payload: Buffer) =>
+      t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { ...t.auth(), 'content-type': 'text/plain' }, payload });
+    const bom = await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('abcab😀', 'utf8')]));
+    expect(bom.statusCode, bom.body).toBe(201);
+    expect(bom.json().stats).toMatchObject({ length: 6, vocabularySize: 4 });
+    const before = await blobFiles();
+    const bad = await send(Buffer.concat([Buffer.from('ab\ncd', 'utf8'), Buffer.from([0xc3, 0x28]), Buffer.from('ef', 'utf8')]));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ code: 'invalid_dataset', line: 2, column: 3 });
+    expect(bad.json().error.message).toMatch(/invalid UTF-8/);
+    expect(await blobFiles()).toEqual(before);
+  });
+
   it('names line and column of a JSON syntax error', async () => {
     const res = await upload('application/json', '{\n  "task": "regression",\n  "sequences": [ }\n');
     expect(res.statusCode).toBe(400);

@@ -17,6 +17,7 @@ import {
   type TrainJobData,
   type TransitionOptions,
 } from '@unroll/store';
+import { textCorpusBuffer } from '@unroll/rnn';
 import { interruptedCheckpointKey, loadResumeCandidates, MAX_RESUME_CANDIDATES, pruneCheckpoints } from './checkpoints.ts';
 import { startTrainingThread, type TrainingThread } from './thread-runner.ts';
 import type { PastEpoch, ThreadError } from './thread-protocol.ts';
@@ -147,7 +148,9 @@ export async function processTrainingJob(
   };
 
   const dataset = await deps.datasets.get(record.spec.datasetId);
-  const datasetBytes = dataset ? await deps.blobs.get(dataset.blobKey) : null;
+  // A private copy: its ArrayBuffer is transferred to the thread (and detached here). The fetched
+  // Buffer stays inside privateCopy, so a large corpus is not held a second time during the run.
+  const datasetBytes = dataset ? await privateCopy(deps.blobs.get(dataset.blobKey), dataset.kind === 'text') : null;
   if (!dataset || !datasetBytes) {
     return fail({ code: 'invalid_dataset', message: `dataset ${record.spec.datasetId} no longer exists`, param: 'datasetId' });
   }
@@ -156,8 +159,7 @@ export async function processTrainingJob(
   const thread = startTrainingThread({
     jobId,
     spec: record.spec,
-    // A private copy: its ArrayBuffer is transferred to the thread.
-    dataset: { kind: dataset.kind, bytes: new Uint8Array(datasetBytes), csv: dataset.csv },
+    dataset: { kind: dataset.kind, bytes: datasetBytes, csv: dataset.csv },
     checkpoints,
     pastEpochs: await readPastEpochs(deps.events, jobId),
     progressIntervalMs: options.progressIntervalMs,
@@ -296,6 +298,19 @@ export async function processTrainingJob(
     attemptLog.warn({ error: rest.message, stack }, 'attempt failed; BullMQ retries it from the last checkpoint');
     throw new Error(rest.message);
   }
+}
+
+/**
+ * A copy of a fetched blob in its own ArrayBuffer (a Buffer may be a view into a shared pool). A
+ * text corpus goes where the thread decodes it in place (textCorpusBuffer), so its bytes and its
+ * token array are not both held.
+ */
+async function privateCopy(fetching: Promise<Buffer | null>, textCorpus: boolean): Promise<Uint8Array | null> {
+  const fetched = await fetching;
+  if (!fetched) return null;
+  const copy = textCorpus ? textCorpusBuffer(fetched.length) : new Uint8Array(fetched.length);
+  copy.set(fetched);
+  return copy;
 }
 
 /** Validation losses of the epochs already published, so early stopping survives a resume. */

@@ -13,7 +13,7 @@ import {
   NonFiniteError,
   parseCsvSeries,
   parseJsonSequences,
-  parseTextCorpus,
+  parseTextCorpusBytes,
   splitForValidation,
   Trainer,
   type Dataset,
@@ -29,10 +29,12 @@ function post(message: ThreadMessage): void {
 }
 
 function parseDataset(input: TrainingThreadInput['dataset']): Dataset {
+  // A text corpus is decoded straight from its bytes into its token array, which (the bytes being
+  // in a textCorpusBuffer, see processor.ts) takes the place of the bytes: neither a decoded string
+  // nor the bytes are held beside the tokens.
+  if (input.kind === 'text') return parseTextCorpusBytes(input.bytes, { inPlace: true });
   const text = new TextDecoder('utf-8').decode(input.bytes);
   switch (input.kind) {
-    case 'text':
-      return parseTextCorpus(text);
     case 'json':
       return parseJsonSequences(text);
     case 'csv':
@@ -81,6 +83,8 @@ function train(input: TrainingThreadInput, kernels: Kernels): void {
   const spec: JobSpec = input.spec;
 
   const full = parseDataset(input.dataset);
+  // The dataset's bytes are not needed again: let them be collected before training allocates.
+  input.dataset.bytes = new Uint8Array(0);
   const { train: trainSet, validation } = splitForValidation(full, spec.training.validationSplit);
   const trainSpec = toTrainSpec(spec, datasetShape(full));
 

@@ -53,6 +53,16 @@ describe('dataset kinds', () => {
     expect((await h.queue.getJob(job.id))!.attemptsMade).toBe(1);
   });
 
+  it('fails a text job whose bytes are not UTF-8 with invalid_dataset and its line and column, without retrying', async () => {
+    const id = await h.addDataset('text', Buffer.concat([Buffer.from('abcabc\nab', 'utf8'), Buffer.from([0xff]), Buffer.from('cabc', 'utf8')]));
+    const job = await h.createJob(id, { task: 'lm', model: { hiddenSize: 4 }, training });
+    const done = await h.waitForStatus(job.id, ['succeeded', 'failed', 'cancelled']);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('invalid_dataset');
+    expect(done.error?.message).toMatch(/line 2, column 3: invalid UTF-8/);
+    expect((await h.queue.getJob(job.id))!.attemptsMade).toBe(1);
+  });
+
   it('runs WORKER_CONCURRENCY jobs at once in one process', async () => {
     const id = await h.addTextDataset('abcdefghij'.repeat(400));
     const long = { task: 'lm' as const, model: { hiddenSize: 8 }, training: { ...training, epochs: 1000 } };

@@ -27,7 +27,7 @@ export interface Harness {
   startWorker(config?: Partial<TrainingWorkerConfig>): TrainingWorker;
   addTextDataset(text?: string): Promise<string>;
   /** Stores a dataset record + blob the way the API does (stats are not used by the worker). */
-  addDataset(kind: 'text' | 'json' | 'csv', content: string, csv?: CsvOptions | null): Promise<string>;
+  addDataset(kind: 'text' | 'json' | 'csv', content: string | Uint8Array, csv?: CsvOptions | null): Promise<string>;
   createJob(datasetId: string, request: Omit<CreateJobRequestInput, 'datasetId' | 'inline'>, attempts?: number): Promise<JobRecord>;
   waitForStatus(jobId: string, statuses: JobStatus[], timeoutMs?: number): Promise<JobRecord>;
   readEvents(jobId: string): Promise<JobEvent[]>;
@@ -75,7 +75,7 @@ export async function createHarness(): Promise<Harness> {
     },
     async addDataset(kind, text, csv = null) {
       const id = newDatasetId();
-      const bytes = Buffer.from(text, 'utf8');
+      const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
       await blobs.put(blobKeys.dataset(id), bytes);
       await datasets.create({
         id,
@@ -85,7 +85,7 @@ export async function createHarness(): Promise<Harness> {
         blobKey: blobKeys.dataset(id),
         bytes: bytes.length,
         sha256: createHash('sha256').update(bytes).digest('hex'),
-        stats: { length: text.length, sequences: 1 },
+        stats: { length: typeof text === 'string' ? text.length : text.byteLength, sequences: 1 },
         csv,
         createdAt: new Date().toISOString(),
       });

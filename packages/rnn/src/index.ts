@@ -51,6 +51,6 @@ export { argmax, sampleFromLogits, softmaxInto, topKIndices } from './sampling.t
 // data
 export { DatasetError, datasetStats, splitForValidation } from './data/dataset.ts';
 export type { Dataset, DatasetErrorLocation, DatasetStats, Sequence, SequenceSet, TargetMode, TokenStream, VectorStream } from './data/dataset.ts';
-export { decodeTokens, encodeText, parseTextCorpus } from './data/text.ts';
+export { decodeTokens, encodeText, parseTextCorpus, parseTextCorpusBytes, textCorpusBuffer } from './data/text.ts';
 export { parseJsonSequences } from './data/json.ts';
 export { parseCsvSeries } from './data/csv.ts';

@@ -96,8 +96,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       }
 
       try {
-        const text = (await app.blobs.get(blobKey))!.toString('utf8');
-        const stats = statsOf(parseDataset(kind, text, csv));
+        const stats = statsOf(parseDataset(kind, (await app.blobs.get(blobKey))!, csv));
         const record = await app.datasets.create({
           id,
           tenant: request.tenant,
