@@ -7,7 +7,8 @@
 //   SOAK_DURATION_MS=120000 node --import tsx scripts/soak.ts   # a shortened run
 //
 // Env: SOAK_DURATION_MS (600000), SOAK_JOBS (50), SOAK_SUBSCRIBERS (200), SOAK_WORKERS (2),
-// SOAK_EPOCH_MS (measured time of one epoch on one worker, 30), SOAK_RESUME_EVERY_MS (20000).
+// SOAK_EPOCH_MS (measured time of one epoch on one worker, 30), SOAK_RESUME_EVERY_MS (20000),
+// SOAK_CORPUS_REPEAT (240; the corpus is a sentence repeated this often).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,8 @@ const SUBSCRIBERS = Number(process.env.SOAK_SUBSCRIBERS ?? 200);
 const WORKERS = Number(process.env.SOAK_WORKERS ?? 2);
 const EPOCH_MS = Number(process.env.SOAK_EPOCH_MS ?? 30);
 const RESUME_EVERY_MS = Number(process.env.SOAK_RESUME_EVERY_MS ?? 20_000);
-const CORPUS = 'the quick brown fox jumps over the lazy dog. '.repeat(240);
+// Epochs are capped at 1000 by the job schema: a longer corpus makes each epoch (and the run) longer.
+const CORPUS = 'the quick brown fox jumps over the lazy dog. '.repeat(Number(process.env.SOAK_CORPUS_REPEAT ?? 240));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`[soak] ${line}\n`);
