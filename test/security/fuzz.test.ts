@@ -80,7 +80,9 @@ function mutate(body: Record<string, unknown>, path: string[], value: unknown): 
     }
     node = next as Record<string, unknown>;
   }
-  Object.defineProperty(node, path.at(-1) ?? 'x', { value, ...own });
+  // An array's `length` cannot take an arbitrary value (RangeError in this process, not the server's).
+  const key = path.at(-1) ?? 'x';
+  Object.defineProperty(node, Array.isArray(node) && key === 'length' ? 'x' : key, { value, ...own });
   return copy;
 }
 const pathArb = fc.array(fc.oneof(fc.constantFrom('datasetId', 'task', 'model', 'training', 'inline', 'inputs', 'weights', 'prime', 'length', 'temperature', 'topK', 'seed', 'hiddenSize', 'init', 'optimizer', 'lr', 'bptt', 'k1', 'k2', 'epochs', 'batchSize', 'clip', 'schedule', 'content', 'format', 'csv'), hostileKey), { minLength: 1, maxLength: 3 });
