@@ -1,13 +1,17 @@
 // Gradient clipping and buffer diagnostics over the flat parameter layout.
-// Norms accumulate in JS doubles even when the buffer is Float32Array.
+// Norms accumulate in doubles even when the buffer is Float32Array. The passes the trainer runs
+// every step take the backend's kernels (the WASM ones run in SIMD over its memory); the
+// default is the sequential JS reference.
 
+import { jsKernels } from './kernels/js.ts';
+import type { Kernels } from './kernels/kernels.ts';
 import type { FloatArray, ParamLayout, ParamName } from './layout.ts';
 
+type NormKernels = Pick<Kernels, 'sumSquares' | 'scaleInPlace'>;
+
 /** L2 norm of the whole buffer (all parameters together). */
-export function globalNorm(grads: FloatArray): number {
-  let sumSq = 0;
-  for (let i = 0; i < grads.length; i++) sumSq += grads[i] * grads[i];
-  return Math.sqrt(sumSq);
+export function globalNorm(grads: FloatArray, k: NormKernels = jsKernels): number {
+  return Math.sqrt(k.sumSquares(grads, grads.length));
 }
 
 /**
@@ -21,25 +25,24 @@ export function clipGradNorm(grads: FloatArray, maxNorm: number): { totalNorm: n
 }
 
 /** clipGradNorm's scaling for a norm computed already (e.g. by sumSquaresByParam); true when scaled. */
-export function clipToNorm(grads: FloatArray, maxNorm: number, totalNorm: number): boolean {
+export function clipToNorm(grads: FloatArray, maxNorm: number, totalNorm: number, k: NormKernels = jsKernels): boolean {
   if (!Number.isFinite(totalNorm)) return false;
   const coef = maxNorm / (totalNorm + 1e-6);
   if (coef >= 1) return false;
-  for (let i = 0; i < grads.length; i++) grads[i] *= coef;
+  k.scaleInPlace(grads, grads.length, coef);
   return true;
 }
 
 /**
- * Σ x² of every parameter tensor in one pass (into `out`, layout order; each equals
+ * Σ x² of every parameter tensor (into `out`, layout order; with the default kernels each equals
  * paramNorms(buf)² bit for bit) and returns their sum. The sum is non-finite exactly when some
  * element is: float32 squares (< 1.2e77) cannot overflow a double sum.
  */
-export function sumSquaresByParam(buf: FloatArray, layout: ParamLayout, out: Float64Array): number {
+export function sumSquaresByParam(buf: FloatArray, layout: ParamLayout, out: Float64Array, k: NormKernels = jsKernels): number {
   let total = 0;
   for (let p = 0; p < layout.views.length; p++) {
     const v = layout.views[p];
-    let sumSq = 0;
-    for (let i = v.offset, end = v.offset + v.size; i < end; i++) sumSq += buf[i] * buf[i];
+    const sumSq = v.offset === 0 ? k.sumSquares(buf, v.size) : k.sumSquares(buf.subarray(v.offset, v.offset + v.size), v.size);
     out[p] = sumSq;
     total += sumSq;
   }

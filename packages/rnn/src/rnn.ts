@@ -28,22 +28,30 @@ export interface RnnSizes {
   H: number;
 }
 
-/** Fills hs[1..K] from hs[0] = h0. hs: ((K + 1), B, H). */
+/**
+ * Fills hs[1..K] from hs[0] = h0. hs: ((K + 1), B, H). The input projection (+ b_ih) of all K
+ * steps is one call over K·B rows; only the recurrence runs step by step, inside the backend
+ * when it has a fused loop (`Kernels.recurrenceForward`). Per element the arithmetic order is
+ * ((W_xh x_t + b_ih) + W_hh h_{t−1}) + b_hh either way.
+ */
 export function rnnForward(
   k: Kernels, hs: FloatArray, inputs: StepInputs, w: RecurrentWeights, act: Activation, s: RnnSizes,
 ): void {
   const { K, B, I, H } = s;
   const BH = B * H;
+  const N = K * B;
+  const pre = hs.subarray(BH, (K + 1) * BH); // (K·B, H): steps 1..K
+  if (inputs.kind === 'tokens') {
+    pre.fill(0);
+    k.gatherColumnsAdd(pre, inputs.ids.subarray(0, N), w.Wxh, N, H, I);
+  } else {
+    k.matmulNT(pre, inputs.x.subarray(0, N * I), w.Wxh, N, H, I, false);
+  }
+  k.addBias(pre, w.bih, N, H);
+  if (k.recurrenceForward?.(hs, w.Whh, w.bhh, K, B, H, act) === true) return;
   for (let t = 0; t < K; t++) {
     const hPrev = hs.subarray(t * BH, (t + 1) * BH); // (B, H)
     const h = hs.subarray((t + 1) * BH, (t + 2) * BH); // (B, H)
-    if (inputs.kind === 'tokens') {
-      h.fill(0);
-      k.gatherColumnsAdd(h, inputs.ids.subarray(t * B, (t + 1) * B), w.Wxh, B, H, I);
-    } else {
-      k.matmulNT(h, inputs.x.subarray(t * B * I, (t + 1) * B * I), w.Wxh, B, H, I, false);
-    }
-    k.addBias(h, w.bih, B, H);
     k.matmulNT(h, hPrev, w.Whh, B, H, H, true);
     k.addBias(h, w.bhh, B, H);
     k.actForward(h, h, BH, act);
@@ -53,6 +61,7 @@ export function rnnForward(
 export interface RnnBackwardScratch {
   dhNext: FloatArray; // (B, H) ∂L/∂h_{t-1} through the recurrence
   dbias: FloatArray; // (H) Σ rows of ∂L/∂pre: b_ih and b_hh get the same gradient
+  sumSq: Float64Array; // (≥ K) Σ (∂L/∂h_t)² per step, for the profile
 }
 
 /**
@@ -79,14 +88,17 @@ export function rnnBackward(
   const BH = B * H;
   const dhNext = scratch.dhNext.subarray(0, BH);
   dhNext.fill(0);
-  for (let t = K - 1; t >= 0; t--) {
-    const h = hs.subarray((t + 1) * BH, (t + 2) * BH); // (B, H)
-    const dSlot = dhs.subarray(t * BH, (t + 1) * BH); // (B, H): ∂L/∂h_t from outputs in, ∂L/∂pre_t out
-    // dpre = (∂L/∂h_t from the outputs + from step t+1) ⊙ act'(h_t), one pass
-    const sq = k.actBackwardAdd(dSlot, dSlot, dhNext, h, BH, act);
-    if (profile !== null) profile[t] += Math.sqrt(sq);
-    k.matmulNN(dhNext, dSlot, w.Whh, B, H, H, false); // (B, H) = dpre (B, H) · Whh (H, H)
+  const sumSq = scratch.sumSq;
+  if (k.recurrenceBackward?.(dhs, dhNext, sumSq, hs, w.Whh, K, B, H, act) !== true) {
+    for (let t = K - 1; t >= 0; t--) {
+      const h = hs.subarray((t + 1) * BH, (t + 2) * BH); // (B, H)
+      const dSlot = dhs.subarray(t * BH, (t + 1) * BH); // (B, H): ∂L/∂h_t from outputs in, ∂L/∂pre_t out
+      // dpre = (∂L/∂h_t from the outputs + from step t+1) ⊙ act'(h_t), one pass
+      sumSq[t] = k.actBackwardAdd(dSlot, dSlot, dhNext, h, BH, act);
+      k.matmulNN(dhNext, dSlot, w.Whh, B, H, H, false); // (B, H) = dpre (B, H) · Whh (H, H)
+    }
   }
+  if (profile !== null) for (let t = 0; t < K; t++) profile[t] += Math.sqrt(sumSq[t]);
   const N = K * B;
   const dpre = dhs.subarray(0, N * H); // (K·B, H)
   k.matmulTN(dW.Whh, dpre, hs.subarray(0, N * H), H, H, N, true); // (H, H) += dpreᵀ · h_{t−1}

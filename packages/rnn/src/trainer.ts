@@ -389,7 +389,7 @@ export class Trainer {
     }
     // one pass over the gradients: per-parameter Σ g² (diagnostics), the global norm, and the
     // non-finite check (the sum is non-finite exactly when an element is)
-    const sumSq = sumSquaresByParam(this.grads, layout, this.gradSumSq);
+    const sumSq = sumSquaresByParam(this.grads, layout, this.gradSumSq, this.kernels);
     if (!Number.isFinite(sumSq)) {
       const bad = findNonFinite(this.grads, layout);
       if (bad !== null) {
@@ -405,9 +405,9 @@ export class Trainer {
     for (let i = 0; i < this.gradSumSq.length; i++) acc.paramGradNormSums[i] += Math.sqrt(this.gradSumSq[i]);
     const gradNorm = Math.sqrt(sumSq);
     let clipped = false;
-    if (spec.clip.mode === 'norm') clipped = clipToNorm(this.grads, spec.clip.maxNorm, gradNorm);
+    if (spec.clip.mode === 'norm') clipped = clipToNorm(this.grads, spec.clip.maxNorm, gradNorm, this.kernels);
     else if (spec.clip.mode === 'value') clipped = clipGradValue(this.grads, spec.clip.value).clippedCount > 0;
-    const clippedGradNorm = clipped ? globalNorm(this.grads) : gradNorm;
+    const clippedGradNorm = clipped ? globalNorm(this.grads, this.kernels) : gradNorm;
     const lr = this.learningRate;
     this.optimizer.step(this.params, this.grads, lr);
 

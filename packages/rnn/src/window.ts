@@ -31,6 +31,7 @@ export class BpttWorkspace {
   readonly targetValues: FloatArray; // (maxK, maxB, O) regression targets
   readonly mask: Uint8Array; // (maxK, maxB) regression mask, 1 = counts
   readonly profile: Float64Array; // (maxK) ‖∂L/∂h_t‖ of the last backward
+  readonly sumSq: Float64Array; // (maxK) Σ (∂L/∂h_t)² per step of the last backward
 
   constructor(
     readonly kernels: Kernels,
@@ -58,6 +59,7 @@ export class BpttWorkspace {
     this.targetValues = a(lossKind === 'squared-error' ? KB * O : 0);
     this.mask = new Uint8Array(lossKind === 'squared-error' ? KB : 0);
     this.profile = new Float64Array(maxK);
+    this.sumSq = new Float64Array(maxK);
   }
 
   /** Gives the float buffers back to the backend (kernels.free); the workspace is dead afterwards. */

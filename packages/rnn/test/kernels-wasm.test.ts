@@ -66,6 +66,7 @@ const SHAPES: [number, number, number][] = [
   [9, 17, 33], [13, 31, 29], [16, 65, 128], [32, 128, 128], [33, 7, 2], [1, 37, 19], [6, 4, 0],
   [5, 9, 300], [3, 17, 257], [9, 20, 64], // K longer than the K chunk, and a whole number of chunks
   [70, 20, 130], [131, 9, 65], [128, 8, 3], // M over the row panel, and a whole number of panels
+  [1, 100, 100], [5, 70, 9], [1, 8, 40], // single rows: the wide 1-row blocks, their 4-column and scalar edges
 ];
 
 describe('wasm GEMM kernels vs JS reference', () => {
@@ -442,6 +443,98 @@ describe('wasm GEMM on two threads', () => {
     Atomics.notify(control, 0); // the stale wake-up
     await new Promise((r) => setTimeout(r, 30));
     expect(Array.from(out)).toEqual(Array.from(once));
+  });
+});
+
+describe('wasm fused recurrence loops', () => {
+  // the step-by-step composition rnn.ts falls back to, on the same backend
+  function stepwiseForward(k: WasmKernels, hs: Float32Array, Whh: Float32Array, bhh: Float32Array, K: number, B: number, H: number, act: 'tanh' | 'relu'): void {
+    const BH = B * H;
+    for (let t = 0; t < K; t++) {
+      const h = hs.subarray((t + 1) * BH, (t + 2) * BH);
+      k.matmulNT(h, hs.subarray(t * BH, (t + 1) * BH), Whh, B, H, H, true);
+      k.addBias(h, bhh, B, H);
+      k.actForward(h, h, BH, act);
+    }
+  }
+  function stepwiseBackward(k: WasmKernels, dhs: Float32Array, dhNext: Float32Array, sumSq: Float64Array, hs: Float32Array, Whh: Float32Array, K: number, B: number, H: number, act: 'tanh' | 'relu'): void {
+    const BH = B * H;
+    for (let t = K - 1; t >= 0; t--) {
+      const slot = dhs.subarray(t * BH, (t + 1) * BH);
+      sumSq[t] = k.actBackwardAdd(slot, slot, dhNext, hs.subarray((t + 1) * BH, (t + 2) * BH), BH, act);
+      k.matmulNN(dhNext, slot, Whh, B, H, H, false);
+    }
+  }
+
+  for (const act of ['tanh', 'relu'] as const) {
+    for (const [K, B, H] of [[1, 1, 1], [25, 1, 100], [7, 3, 13], [9, 32, 40]]) {
+      it(`forward and backward equal the step-by-step loop bit for bit (${act}, K ${K}, B ${B}, H ${H})`, () => {
+        const rand = rng(K * 131 + B * 7 + H);
+        const [hs, hsRef] = pair((K + 1) * B * H, rand);
+        const [Whh] = pair(H * H, rand, 1 / Math.sqrt(H));
+        const [bhh] = pair(H, rand);
+        expect(wk.recurrenceForward(hs, Whh, bhh, K, B, H, act)).toBe(true);
+        const ref = wk.alloc(hsRef.length, 'float32') as Float32Array;
+        ref.set(hsRef);
+        stepwiseForward(wk, ref, Whh, bhh, K, B, H, act);
+        expect(Array.from(hs)).toEqual(Array.from(ref));
+
+        const [dhs, dhsRef] = pair(K * B * H, rand);
+        const [dhNext, dhNextRef] = pair(B * H, rand);
+        const sumSq = new Float64Array(K);
+        expect(wk.recurrenceBackward(dhs, dhNext, sumSq, hs, Whh, K, B, H, act)).toBe(true);
+        const dRef = wk.alloc(dhsRef.length, 'float32') as Float32Array;
+        const nRef = wk.alloc(dhNextRef.length, 'float32') as Float32Array;
+        dRef.set(dhsRef);
+        nRef.set(dhNextRef);
+        const sumSqRef = new Float64Array(K);
+        stepwiseBackward(wk, dRef, nRef, sumSqRef, ref, Whh, K, B, H, act);
+        expect(Array.from(dhs)).toEqual(Array.from(dRef));
+        expect(Array.from(dhNext)).toEqual(Array.from(nRef));
+        expect(Array.from(sumSq)).toEqual(Array.from(sumSqRef));
+        for (const buf of [hs, Whh, bhh, ref, dhs, dhNext, dRef, nRef]) wk.free(buf);
+      });
+    }
+  }
+
+  it('declines foreign buffers (rnn.ts then loops step by step)', () => {
+    const foreign = new Float32Array(2 * 4);
+    const [Whh] = pair(16, rng(1));
+    const [bhh] = pair(4, rng(2));
+    expect(wk.recurrenceForward(foreign, Whh, bhh, 1, 1, 4, 'tanh')).toBe(false);
+    expect(wk.recurrenceBackward(new Float32Array(4), new Float32Array(4), new Float64Array(1), foreign, Whh, 1, 1, 4, 'tanh')).toBe(false);
+  });
+});
+
+describe('wasm gradient-norm kernels vs JS reference', () => {
+  it('Σ x² agrees to double rounding (any length, NaN and ±Infinity propagate); scaling is bit for bit', () => {
+    const rand = rng(17);
+    for (const n of [0, 1, 3, 7, 8, 9, 31, 32, 33, 1000, 23265]) {
+      const [x, xRef] = pair(n, rand, 3);
+      const sum = wk.sumSquares(x, n);
+      const ref = jsKernels.sumSquares(xRef, n);
+      expect(Math.abs(sum - ref)).toBeLessThanOrEqual(1e-15 * n * ref + 1e-300);
+      const factor = 0.3 + rand();
+      wk.scaleInPlace(x, n, factor);
+      jsKernels.scaleInPlace(xRef, n, factor);
+      expect(Array.from(x)).toEqual(Array.from(xRef));
+      if (n > 9) {
+        x[n - 2] = Number.NaN;
+        expect(wk.sumSquares(x, n)).toBeNaN();
+        x[n - 2] = Number.POSITIVE_INFINITY;
+        expect(wk.sumSquares(x, n)).toBe(Number.POSITIVE_INFINITY);
+      }
+      wk.free(x);
+    }
+  });
+
+  it('foreign and float64 buffers use the JS loops', () => {
+    const x = Float64Array.from([1, 2, 3]);
+    expect(wk.sumSquares(x, 3)).toBe(14);
+    wk.scaleInPlace(x, 3, 0.5);
+    expect(Array.from(x)).toEqual([0.5, 1, 1.5]);
+    const y = Float32Array.from([3, 4]);
+    expect(wk.sumSquares(y, 2)).toBe(25);
   });
 });
 

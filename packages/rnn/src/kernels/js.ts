@@ -271,6 +271,16 @@ function squaredErrorBackward(
   }
 }
 
+function sumSquares(x: FloatArray, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += x[i] * x[i];
+  return sum;
+}
+
+function scaleInPlace(x: FloatArray, n: number, factor: number): void {
+  for (let i = 0; i < n; i++) x[i] *= factor;
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   id: 'js',
@@ -290,4 +300,6 @@ export const jsKernels: Kernels = {
   softmaxCrossEntropyBackward,
   squaredErrorForward,
   squaredErrorBackward,
+  sumSquares,
+  scaleInPlace,
 };

@@ -79,6 +79,32 @@ export interface Kernels {
   countSaturated(h: FloatArray, n: number, act: Activation): number;
 
   /**
+   * Σ x² over x(n) in double (clip_grad_norm_ and the gradient-norm diagnostics). The order of
+   * the additions is the backend's own (JS: sequential; WASM: four double lanes).
+   */
+  sumSquares(x: FloatArray, n: number): number;
+  /** x(n) ← x · factor, each product formed in double and rounded to x's type (clipping). */
+  scaleInPlace(x: FloatArray, n: number, factor: number): void;
+
+  /**
+   * Optional fused recurrence over a window (the loop of rnnForward): for t in [0, K),
+   * hs[t+1] = act(hs[t+1] + hs[t] · Whhᵀ + bhh), where hs (K + 1, B, H) holds h0 and, on entry,
+   * each step's input projection + b_ih. Same per-element arithmetic as matmulNT (accumulate),
+   * addBias, actForward step by step. Returns false when it does not apply (the caller loops).
+   */
+  recurrenceForward?(hs: FloatArray, Whh: FloatArray, bhh: FloatArray, K: number, B: number, H: number, act: Activation): boolean;
+  /**
+   * Optional fused backward loop of rnnBackward: for t from K−1 to 0, dhs[t] ← (dhs[t] + dhNext) ⊙
+   * act'(hs[t+1]) with sumSq[t] = Σ (dhs[t] + dhNext)², then dhNext ← dhs[t] · Whh. dhs (K, B, H)
+   * holds ∂L/∂h_t from the outputs on entry and ∂L/∂pre_t on return; dhNext (B, H) ends as ∂L/∂h0.
+   * Same arithmetic as actBackwardAdd + matmulNN per step; false when it does not apply.
+   */
+  recurrenceBackward?(
+    dhs: FloatArray, dhNext: FloatArray, sumSq: Float64Array, hs: FloatArray, Whh: FloatArray,
+    K: number, B: number, H: number, act: Activation,
+  ): boolean;
+
+  /**
    * Optional fused optimizer step: Adam / AdamW (no amsgrad) over p, g, m = exp_avg, v =
    * exp_avg_sq (n each), in the backend's own arithmetic (the WASM backend: float32, torch's
    * operation order). Returns false when it does not apply (float64 or foreign buffers): the

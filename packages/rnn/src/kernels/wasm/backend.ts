@@ -29,6 +29,12 @@ export interface WasmKernels extends Kernels {
   free(buf: FloatArray): void;
   /** Fused float32 Adam / AdamW step on buffers in this memory (false for any other buffer). */
   adamStep(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, s: AdamStepScalars): boolean;
+  /** The window recurrence in one call each way (false when a step's product goes to the helper threads). */
+  recurrenceForward(hs: FloatArray, Whh: FloatArray, bhh: FloatArray, K: number, B: number, H: number, act: Activation): boolean;
+  recurrenceBackward(
+    dhs: FloatArray, dhNext: FloatArray, sumSq: Float64Array, hs: FloatArray, Whh: FloatArray,
+    K: number, B: number, H: number, act: Activation,
+  ): boolean;
   /** Threads running each large product (1 = the caller only). */
   readonly threads: number;
   /** Stops the helper threads (the backend keeps working single-threaded). */
@@ -131,10 +137,15 @@ class WasmBackend implements WasmKernels {
     await pool?.close();
   }
 
+  /** Whether a product of this shape is split over the helper threads. */
+  private parallel(M: number, N: number, K: number): boolean {
+    return this.pool !== null && M >= 4 && 2 * M * N * K >= this.parallelMinFlops;
+  }
+
   /** One product, split over the threads when it is big enough to pay for the hand-off. */
   private gemm(kind: GemmKind, o: number, a: number, b: number, M: number, N: number, K: number, acc: boolean): void {
-    if (this.pool !== null && M >= 4 && 2 * M * N * K >= this.parallelMinFlops) {
-      this.pool.run(kind, o, a, b, M, N, K, acc ? 1 : 0);
+    if (this.parallel(M, N, K)) {
+      this.pool!.run(kind, o, a, b, M, N, K, acc ? 1 : 0);
     } else if (kind === 'nt') this.exports.gemm_nt(o, a, b, M, N, K, acc ? 1 : 0);
     else if (kind === 'nn') this.exports.gemm_nn(o, a, b, M, N, K, acc ? 1 : 0);
     else this.exports.gemm_tn(o, a, b, M, N, K, acc ? 1 : 0);
@@ -173,6 +184,7 @@ class WasmBackend implements WasmKernels {
 
   /** Copies foreign outputs back and frees the temporaries of this call. */
   private done(): void {
+    if (this.tempSources.length === 0) return; // the zero-copy path: nothing to do
     for (let i = 0; i < this.tempSources.length; i++) {
       const copy = this.tempCopies[i];
       if (this.tempIsOutput[i]) this.tempSources[i].set(copy.subarray(0, Math.min(copy.length, this.tempSources[i].length)));
@@ -305,6 +317,53 @@ class WasmBackend implements WasmKernels {
     const count = act === 'tanh' ? this.exports.count_saturated_tanh(ph, n) : this.exports.count_saturated_relu(ph, n);
     this.done();
     return count;
+  }
+
+  // ---- gradient norms -------------------------------------------------------------------------
+
+  sumSquares(x: FloatArray, n: number): number {
+    if (!isF32(x) || !this.arena.owns(x)) return jsKernels.sumSquares(x, n);
+    need(x, n, 'sumSquares x');
+    return this.exports.sum_squares(x.byteOffset, n);
+  }
+
+  scaleInPlace(x: FloatArray, n: number, factor: number): void {
+    if (!isF32(x) || !this.arena.owns(x)) return jsKernels.scaleInPlace(x, n, factor);
+    need(x, n, 'scaleInPlace x');
+    this.exports.scale_in_place(x.byteOffset, n, factor);
+  }
+
+  // ---- the window recurrence --------------------------------------------------------------
+
+  recurrenceForward(hs: FloatArray, Whh: FloatArray, bhh: FloatArray, K: number, B: number, H: number, act: Activation): boolean {
+    // a step product big enough for the helper threads runs step by step through gemm()
+    if (this.parallel(B, H, H) || !this.ownsAll(hs, Whh, bhh)) return false;
+    need(hs, (K + 1) * B * H, 'recurrenceForward hs');
+    need(Whh, H * H, 'recurrenceForward Whh');
+    need(bhh, H, 'recurrenceForward bhh');
+    this.exports.rnn_forward_steps(hs.byteOffset, Whh.byteOffset, bhh.byteOffset, K, B, H, act === 'relu' ? 1 : 0);
+    return true;
+  }
+
+  recurrenceBackward(
+    dhs: FloatArray, dhNext: FloatArray, sumSq: Float64Array, hs: FloatArray, Whh: FloatArray,
+    K: number, B: number, H: number, act: Activation,
+  ): boolean {
+    if (this.parallel(B, H, H) || !this.ownsAll(dhs, dhNext, hs, Whh)) return false;
+    need(dhs, K * B * H, 'recurrenceBackward dhs');
+    need(dhNext, B * H, 'recurrenceBackward dhNext');
+    need(hs, (K + 1) * B * H, 'recurrenceBackward hs');
+    need(Whh, H * H, 'recurrenceBackward Whh');
+    need(sumSq, K, 'recurrenceBackward sumSq');
+    const stats = this.stats(K);
+    this.exports.rnn_backward_steps(dhs.byteOffset, dhNext.byteOffset, stats.byteOffset, hs.byteOffset, Whh.byteOffset, K, B, H, act === 'relu' ? 1 : 0);
+    for (let t = 0; t < K; t++) sumSq[t] = stats[t];
+    return true;
+  }
+
+  private ownsAll(...views: FloatArray[]): boolean {
+    for (const x of views) if (!isF32(x) || !this.arena.owns(x)) return false;
+    return true;
   }
 
   // ---- optimizer ----------------------------------------------------------------------------

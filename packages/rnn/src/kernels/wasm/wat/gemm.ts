@@ -38,6 +38,13 @@ export interface GemmBlocking {
 // best or within noise of it on both builds (`bench/gemm.ts --sweep`).
 export const DEFAULT_BLOCKING: GemmBlocking = { outerRows: 4, outerVectors: 2, dotRows: 2, dotCols: 4, kChunk: 64, mChunk: 64 };
 
+// Single rows (a batch of one stream, or the last rows of a product) get wider blocks: a 1×8
+// outer block has only two multiply-add chains and waits on their latency; 8 vectors (32
+// columns) or 8 dot products keep the FMA units busy. Per element the order of the additions
+// is the same whatever the width, so results do not depend on it.
+const SINGLE_ROW_OUTER_VECTORS = 8;
+const SINGLE_ROW_DOT_COLS = 8;
+
 const BLOCK_PARAMS = params(['o', 'a', 'b', 'K', 'lda', 'ldb', 'ldo', 'acc']);
 
 /** width > 0: width f32x4 columns; width 0: one scalar column. */
@@ -155,21 +162,24 @@ function rowLoop(mr: number, rowBlock: (mr: number) => string[], end = 'M'): str
 }
 
 function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, mChunk: number): string {
-  const colsPerBlock = nv * 4;
   const oAt = add32(get('po'), mul32(get('j'), i32(4)));
   const bAt = add32(get('bk'), mul32(get('j'), i32(4)));
-  const rowBlock = (rows: number): string[] => [
+  const rowBlock = (rows: number): string[] => {
+    const vectors = rows === 1 ? SINGLE_ROW_OUTER_VECTORS : nv;
+    const colsPerBlock = vectors * 4;
+    return [
     set('pa', kind === 'nn' ? add32(get('ak'), mul32(get('i'), get('lda'))) : add32(get('ak'), mul32(get('i'), i32(4)))),
     set('po', add32(get('o'), mul32(get('i'), get('ldo')))),
     set('j', i32(0)),
     whileLoop(`(i32.le_s ${add32(get('j'), i32(colsPerBlock))} ${get('N')})`, [
       call(`${kind}_${rows}x${colsPerBlock}`, oAt, bAt, 'kc', 'accK'), inc('j', i32(colsPerBlock)),
     ]),
-    ...(nv > 1
+    ...(vectors > 1
       ? [whileLoop(`(i32.le_s ${add32(get('j'), i32(4))} ${get('N')})`, [call(`${kind}_${rows}x4`, oAt, bAt, 'kc', 'accK'), inc('j', i32(4))])]
       : []),
     whileLoop(`(i32.lt_s ${get('j')} ${get('N')})`, [call(`${kind}_${rows}x1`, oAt, bAt, 'kc', 'accK'), inc('j', i32(1))]),
-  ];
+    ];
+  };
   // panels of mChunk rows (GotoBLAS order: the panel of out stays in cache across K chunks);
   // chunk k0..k0+kc: a moves 4 bytes per k (NN) or one row (TN), b one row per k; after the
   // first chunk every block accumulates. K = 0 still runs one (empty) chunk so overwrite clears.
@@ -195,13 +205,15 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
 function dotDriver(mr: number, nr: number): string {
   const oAt = add32(get('po'), mul32(get('j'), i32(4)));
   const bAt = add32(get('b'), mul32(get('j'), get('ldb')));
-  const rowBlock = (rows: number): string[] => [
-    set('pa', add32(get('a'), mul32(get('i'), get('lda')))),
-    set('po', add32(get('o'), mul32(get('i'), get('ldo')))),
-    set('j', i32(0)),
-    whileLoop(`(i32.le_s ${add32(get('j'), i32(nr))} ${get('N')})`, [call(`nt_${rows}x${nr}`, oAt, bAt), inc('j', i32(nr))]),
-    whileLoop(`(i32.lt_s ${get('j')} ${get('N')})`, [call(`nt_${rows}x1`, oAt, bAt), inc('j', i32(1))]),
-  ];
+  const rowBlock = (rows: number): string[] => {
+    const widths = rows === 1 ? [...new Set([SINGLE_ROW_DOT_COLS, nr, 1])] : [...new Set([nr, 1])];
+    return [
+      set('pa', add32(get('a'), mul32(get('i'), get('lda')))),
+      set('po', add32(get('o'), mul32(get('i'), get('ldo')))),
+      set('j', i32(0)),
+      ...widths.map((w) => whileLoop(`(i32.le_s ${add32(get('j'), i32(w))} ${get('N')})`, [call(`nt_${rows}x${w}`, oAt, bAt), inc('j', i32(w))])),
+    ];
+  };
   return `
 (func $gemm_nt_ld (export "gemm_nt_ld") ${DRIVER_PARAMS} ${DRIVER_LOCALS}
   ${rowLoop(mr, rowBlock)})`;
@@ -214,10 +226,16 @@ export function gemmFunctions(blocking: GemmBlocking = DEFAULT_BLOCKING, fma = f
   const parts: string[] = [];
   for (const kind of ['nn', 'tn'] as const) {
     const widths = [...new Set([nv, 1, 0])];
-    for (const rows of [...new Set([mr, 1])]) for (const w of widths) parts.push(outerBlock(kind, rows, w, vops));
+    for (const rows of [...new Set([mr, 1])]) {
+      const rowWidths = rows === 1 ? [...new Set([SINGLE_ROW_OUTER_VECTORS, ...widths])] : widths;
+      for (const w of rowWidths) parts.push(outerBlock(kind, rows, w, vops));
+    }
     parts.push(outerDriver(kind, mr, nv, kChunk, mChunk), denseWrapper(kind));
   }
-  for (const rows of [...new Set([dotRows, 1])]) for (const cols of [...new Set([dotCols, 1])]) parts.push(dotBlock(rows, cols, vops));
+  for (const rows of [...new Set([dotRows, 1])]) {
+    const colWidths = rows === 1 ? [SINGLE_ROW_DOT_COLS, dotCols, 1] : [dotCols, 1];
+    for (const cols of new Set(colWidths)) parts.push(dotBlock(rows, cols, vops));
+  }
   parts.push(dotDriver(dotRows, dotCols), denseWrapper('nt'));
   return parts.join('\n');
 }
