@@ -461,7 +461,12 @@ describe('wasm fused recurrence loops', () => {
     const BH = B * H;
     for (let t = K - 1; t >= 0; t--) {
       const slot = dhs.subarray(t * BH, (t + 1) * BH);
-      sumSq[t] = k.actBackwardAdd(slot, slot, dhNext, hs.subarray((t + 1) * BH, (t + 2) * BH), BH, act);
+      let sum = 0; // Σ dh² row by row, rows added in order in double
+      for (let b = 0; b < B; b++) {
+        const row = (x: Float32Array, base: number) => x.subarray(base + b * H, base + (b + 1) * H);
+        sum += k.actBackwardAdd(row(slot, 0), row(slot, 0), row(dhNext, 0), row(hs, (t + 1) * BH), H, act);
+      }
+      sumSq[t] = sum;
       k.matmulNN(dhNext, slot, Whh, B, H, H, false);
     }
   }
@@ -496,6 +501,29 @@ describe('wasm fused recurrence loops', () => {
       });
     }
   }
+
+  it('two threads (each its own band of streams) give the bits of one thread', async () => {
+    const two = await createWasmKernels({ threads: 2, parallelMinFlops: 0 });
+    try {
+      for (const [K, B, H] of [[5, 8, 16], [6, 9, 33], [4, 33, 100], [3, 64, 40]]) {
+        const run = (k: WasmKernels) => {
+          const rand = rng(K + B + H);
+          const [hs] = pair((K + 1) * B * H, rand, 1, k);
+          const [Whh] = pair(H * H, rand, 1 / Math.sqrt(H), k);
+          const [bhh] = pair(H, rand, 1, k);
+          const [dhs] = pair(K * B * H, rand, 1, k);
+          const [dhNext] = pair(B * H, rand, 1, k);
+          const sumSq = new Float64Array(K);
+          expect(k.recurrenceForward(hs, Whh, bhh, K, B, H, 'tanh')).toBe(true);
+          expect(k.recurrenceBackward(dhs, dhNext, sumSq, hs, Whh, K, B, H, 'tanh')).toBe(true);
+          return [hs, dhs, dhNext, sumSq].map((x) => Array.from(x));
+        };
+        expect(run(two), `K ${K} B ${B} H ${H}`).toEqual(run(wk));
+      }
+    } finally {
+      await two.close();
+    }
+  });
 
   it('declines foreign buffers (rnn.ts then loops step by step)', () => {
     const foreign = new Float32Array(2 * 4);

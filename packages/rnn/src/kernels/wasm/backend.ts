@@ -29,7 +29,7 @@ export interface WasmKernels extends Kernels {
   free(buf: FloatArray): void;
   /** Fused float32 Adam / AdamW step on buffers in this memory (false for any other buffer). */
   adamStep(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, s: AdamStepScalars): boolean;
-  /** The window recurrence in one call each way (false when a step's product goes to the helper threads). */
+  /** The window recurrence in one call each way, its streams split over the threads when that pays (false: foreign buffers). */
   recurrenceForward(hs: FloatArray, Whh: FloatArray, bhh: FloatArray, K: number, B: number, H: number, act: Activation): boolean;
   recurrenceBackward(
     dhs: FloatArray, dhNext: FloatArray, sumSq: Float64Array, hs: FloatArray, Whh: FloatArray,
@@ -336,12 +336,19 @@ class WasmBackend implements WasmKernels {
   // ---- the window recurrence --------------------------------------------------------------
 
   recurrenceForward(hs: FloatArray, Whh: FloatArray, bhh: FloatArray, K: number, B: number, H: number, act: Activation): boolean {
-    // a step product big enough for the helper threads runs step by step through gemm()
-    if (this.parallel(B, H, H) || !this.ownsAll(hs, Whh, bhh)) return false;
+    if (!this.ownsAll(hs, Whh, bhh)) return false;
     need(hs, (K + 1) * B * H, 'recurrenceForward hs');
     need(Whh, H * H, 'recurrenceForward Whh');
     need(bhh, H, 'recurrenceForward bhh');
-    this.exports.rnn_forward_steps(hs.byteOffset, Whh.byteOffset, bhh.byteOffset, K, B, H, act === 'relu' ? 1 : 0);
+    const relu = act === 'relu' ? 1 : 0;
+    const [pHs, pW, pB] = [hs.byteOffset, Whh.byteOffset, bhh.byteOffset];
+    if (this.recurrenceInBands(K, B, H)) {
+      this.pool!.runBands('rnn-forward', B, (r0, rows, args) => {
+        args.push(pHs, pW, pB, K, B, H, relu, r0, rows);
+      }, (a) => this.exports.rnn_forward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]));
+    } else {
+      this.exports.rnn_forward_steps(pHs, pW, pB, K, B, H, relu, 0, B);
+    }
     return true;
   }
 
@@ -349,16 +356,34 @@ class WasmBackend implements WasmKernels {
     dhs: FloatArray, dhNext: FloatArray, sumSq: Float64Array, hs: FloatArray, Whh: FloatArray,
     K: number, B: number, H: number, act: Activation,
   ): boolean {
-    if (this.parallel(B, H, H) || !this.ownsAll(dhs, dhNext, hs, Whh)) return false;
+    if (!this.ownsAll(dhs, dhNext, hs, Whh)) return false;
     need(dhs, K * B * H, 'recurrenceBackward dhs');
     need(dhNext, B * H, 'recurrenceBackward dhNext');
     need(hs, (K + 1) * B * H, 'recurrenceBackward hs');
     need(Whh, H * H, 'recurrenceBackward Whh');
     need(sumSq, K, 'recurrenceBackward sumSq');
-    const stats = this.stats(K);
-    this.exports.rnn_backward_steps(dhs.byteOffset, dhNext.byteOffset, stats.byteOffset, hs.byteOffset, Whh.byteOffset, K, B, H, act === 'relu' ? 1 : 0);
-    for (let t = 0; t < K; t++) sumSq[t] = stats[t];
+    const rowSq = this.stats(K * B); // (K, B): Σ dh² of each row, whichever thread ran it
+    const relu = act === 'relu' ? 1 : 0;
+    const [pD, pN, pS, pHs, pW] = [dhs.byteOffset, dhNext.byteOffset, rowSq.byteOffset, hs.byteOffset, Whh.byteOffset];
+    if (this.recurrenceInBands(K, B, H)) {
+      this.pool!.runBands('rnn-backward', B, (r0, rows, args) => {
+        args.push(pD, pN, pS, pHs, pW, K, B, H, relu, r0, rows);
+      }, (a) => this.exports.rnn_backward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
+    } else {
+      this.exports.rnn_backward_steps(pD, pN, pS, pHs, pW, K, B, H, relu, 0, B);
+    }
+    // rows summed in order in double: the same numbers for any thread count
+    for (let t = 0; t < K; t++) {
+      let sum = 0;
+      for (let b = 0; b < B; b++) sum += rowSq[t * B + b];
+      sumSq[t] = sum;
+    }
     return true;
+  }
+
+  /** Whether the window recurrence is split over the threads: bands of whole 4-row blocks, enough work to pay. */
+  private recurrenceInBands(K: number, B: number, H: number): boolean {
+    return this.pool !== null && B >= 8 && 2 * K * B * H * H >= this.parallelMinFlops;
   }
 
   private ownsAll(...views: FloatArray[]): boolean {

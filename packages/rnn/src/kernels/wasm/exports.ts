@@ -31,9 +31,11 @@ export interface KernelExports {
   scatter_columns_add(dW: number, ids: number, dout: number, B: number, H: number, I: number): void;
   softmax_rows(probs: number, stats: number, logits: number, N: number, C: number): void;
   softmax_xent_backward(dlogits: number, probs: number, targets: number, N: number, C: number, scale: number): void;
-  /** The window recurrence forward / backward (see wat/recurrence.ts); relu 0 = tanh. */
-  rnn_forward_steps(hs: number, whh: number, bhh: number, K: number, B: number, H: number, relu: number): void;
-  rnn_backward_steps(dhs: number, dhnext: number, sumsq: number, hs: number, whh: number, K: number, B: number, H: number, relu: number): void;
+  /** The window recurrence forward / backward on rows [r0, r0 + nb) (see wat/recurrence.ts); relu 0 = tanh. */
+  rnn_forward_steps(hs: number, whh: number, bhh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number): void;
+  rnn_backward_steps(
+    dhs: number, dhnext: number, rowsq: number, hs: number, whh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number,
+  ): void;
   /** Σ x² in double / x ← x·factor in double (see wat/norms.ts). */
   sum_squares(x: number, n: number): number;
   scale_in_place(x: number, n: number, factor: number): void;

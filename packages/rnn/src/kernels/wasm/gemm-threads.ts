@@ -4,19 +4,21 @@
 // so the back-to-back products of a BPTT window do not pay a wake-up each time.
 //
 // Each output element is computed by exactly the code the single-threaded kernel runs for it
-// (same K order, same chunks), so results are bit-identical to one thread.
+// (same K order, same chunks), so results are bit-identical to one thread. The same bands carry
+// the window recurrence (wat/recurrence.ts): each thread runs all K steps for its own streams.
 
 import { Worker } from 'node:worker_threads';
 import type { KernelExports } from './exports.ts';
 import type { WasmMemory, WasmModule } from './wasm-api.ts';
 
 export type GemmKind = 'nt' | 'nn' | 'tn';
-const KIND_CODE: Record<GemmKind, number> = { nt: 0, nn: 1, tn: 2 };
+export type BandKind = GemmKind | 'rnn-forward' | 'rnn-backward';
+const KIND_CODE: Record<BandKind, number> = { nt: 0, nn: 1, tn: 2, 'rnn-forward': 3, 'rnn-backward': 4 };
 
-// control slot per helper (Int32 words): request sequence, kind (-1 = stop), o, a, b, M, N, K,
-// lda, ldb, ldo, acc, completed sequence
+// control slot per helper (Int32 words): request sequence, kind (-1 = stop), up to 12 arguments
+// (a GEMM: o, a, b, M, N, K, lda, ldb, ldo, acc), completed sequence
 const SLOT_WORDS = 16;
-const SEQ = 0, KIND = 1, ARGS = 2, DONE = 12;
+const SEQ = 0, KIND = 1, ARGS = 2, MAX_ARGS = 12, DONE = 14;
 const HELPER_TIMEOUT_MS = 60_000;
 
 // Plain JavaScript (an eval worker needs no TypeScript loader, under tsx and vitest alike).
@@ -25,7 +27,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control, slot, spinMicros } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(control, slot * ${SLOT_WORDS} * 4, ${SLOT_WORDS});
-const run = [ex.gemm_nt_ld, ex.gemm_nn_ld, ex.gemm_tn_ld];
+const run = [ex.gemm_nt_ld, ex.gemm_nn_ld, ex.gemm_tn_ld, ex.rnn_forward_steps, ex.rnn_backward_steps];
 let seen = 0;
 for (;;) {
   const spinUntil = performance.now() + spinMicros / 1000;
@@ -37,7 +39,7 @@ for (;;) {
   seen = Atomics.load(c, ${SEQ});
   const kind = c[${KIND}];
   if (kind < 0) break;
-  run[kind](c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
+  run[kind](c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]);
   Atomics.store(c, ${DONE}, seen);
   Atomics.notify(c, ${DONE});
 }
@@ -56,6 +58,7 @@ export class GemmThreads {
   private readonly slots: Int32Array[] = [];
   private readonly workers: Worker[] = [];
   private seq = 0;
+  private readonly args: number[] = []; // reused: no allocation per call
 
   private constructor(
     private readonly exports: KernelExports,
@@ -85,40 +88,48 @@ export class GemmThreads {
 
   /**
    * out(M, N) (+)= op(a) · op(b) over dense row-major operands at byte addresses, the M rows
-   * split into bands (multiples of 4, so register blocks stay whole) over the caller and the helpers.
+   * split into bands over the caller and the helpers.
    */
   run(kind: GemmKind, o: number, a: number, b: number, M: number, N: number, K: number, acc: number): void {
     const lda = 4 * (kind === 'tn' ? M : K);
     const ldb = 4 * (kind === 'nt' ? K : N);
     const ldo = 4 * N;
-    const parts = this.helpers + 1;
-    const band = Math.max(4, Math.ceil(M / parts / 4) * 4);
     // a's rows of band start m0: (m0, 0) for NT / NN, column m0 of the (K, M) matrix for TN
     const aAt = (m0: number): number => a + (kind === 'tn' ? 4 * m0 : m0 * lda);
+    const fn = kind === 'nt' ? this.exports.gemm_nt_ld : kind === 'nn' ? this.exports.gemm_nn_ld : this.exports.gemm_tn_ld;
+    this.runBands(kind, M, (m0, rows, args) => {
+      args.push(o + m0 * ldo, aAt(m0), b, rows, N, K, lda, ldb, ldo, acc);
+    }, (args) => fn(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9]));
+  }
+
+  /**
+   * Rows [0, M) in bands of whole 4-row register blocks: band h + 1 goes to helper h, band 0 to
+   * the caller (`own`), each as `kind` with the arguments `argsFor` pushes; returns when all are done.
+   */
+  runBands(
+    kind: BandKind, M: number, argsFor: (r0: number, rows: number, args: number[]) => void, own: (args: number[]) => void,
+  ): void {
+    const parts = this.helpers + 1;
+    const band = Math.max(4, Math.ceil(M / parts / 4) * 4);
     const seq = ++this.seq;
+    const args = this.args;
     let posted = 0;
     for (let h = 0; h < this.helpers; h++) {
       const m0 = band * (h + 1);
       if (m0 >= M) break;
       const c = this.slots[h];
+      args.length = 0;
+      argsFor(m0, Math.min(band, M - m0), args);
+      if (args.length > MAX_ARGS) throw new RangeError(`${kind}: ${args.length} arguments, at most ${MAX_ARGS} fit a slot`);
       c[KIND] = KIND_CODE[kind];
-      c[ARGS] = o + m0 * ldo;
-      c[ARGS + 1] = aAt(m0);
-      c[ARGS + 2] = b;
-      c[ARGS + 3] = Math.min(band, M - m0);
-      c[ARGS + 4] = N;
-      c[ARGS + 5] = K;
-      c[ARGS + 6] = lda;
-      c[ARGS + 7] = ldb;
-      c[ARGS + 8] = ldo;
-      c[ARGS + 9] = acc;
+      for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i];
       Atomics.store(c, SEQ, seq);
       Atomics.notify(c, SEQ);
       posted++;
     }
-    const own = Math.min(band, M);
-    const fn = kind === 'nt' ? this.exports.gemm_nt_ld : kind === 'nn' ? this.exports.gemm_nn_ld : this.exports.gemm_tn_ld;
-    fn(o, a, b, own, N, K, lda, ldb, ldo, acc);
+    args.length = 0;
+    argsFor(0, Math.min(band, M), args);
+    own(args);
     for (let h = 0; h < posted; h++) {
       const c = this.slots[h];
       // bands are equal, so the helper usually finishes within microseconds of this thread:
@@ -129,7 +140,7 @@ export class GemmThreads {
         const done = Atomics.load(c, DONE);
         if (done === seq) break;
         // a dead helper would otherwise hang the caller (its 'error' event cannot run meanwhile)
-        if (Date.now() > deadline) throw new Error(`wasm GEMM helper thread ${h} did not answer in ${HELPER_TIMEOUT_MS} ms`);
+        if (Date.now() > deadline) throw new Error(`wasm helper thread ${h} did not answer in ${HELPER_TIMEOUT_MS} ms`);
         Atomics.wait(c, DONE, done, 100);
       }
     }

@@ -2,51 +2,64 @@
 // returning to JavaScript (K small products + elementwise passes per call instead of 3K calls).
 // Each step calls the same exported kernels the per-step path calls, in the same order, so the
 // results are bit for bit those of the step-by-step loop in rnn.ts.
+//
+// The B streams of a batch are independent sequences: the recurrence couples a row of h only to
+// the same row one step earlier. So a call takes a band of rows [r0, r0 + nb) and runs all K
+// steps for those rows alone; two threads given two bands need no synchronisation until the end.
 
 import { add32, get, i32, inc, mul32, params, set, whileLoop } from './dsl.ts';
 
-/** for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh), hs (K + 1, B, H) holding the input projections. */
+/** for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh) on rows [r0, r0 + nb) of hs (K + 1, B, H). */
 function recurrenceForward(): string {
   return `
-(func (export "rnn_forward_steps") ${params(['hs', 'whh', 'bhh', 'K', 'B', 'H', 'relu'])}
-  (local $t i32) (local $bh i32) (local $step i32) (local $prev i32) (local $h i32)
-  ${set('bh', mul32(get('B'), get('H')))}
-  ${set('step', mul32(get('bh'), i32(4)))}
-  ${set('prev', get('hs'))}
+(func (export "rnn_forward_steps") ${params(['hs', 'whh', 'bhh', 'K', 'B', 'H', 'relu', 'r0', 'nb'])}
+  (local $t i32) (local $n i32) (local $step i32) (local $prev i32) (local $h i32)
+  ${set('n', mul32(get('nb'), get('H')))}
+  ${set('step', mul32(mul32(get('B'), get('H')), i32(4)))}
+  ${set('prev', add32(get('hs'), mul32(mul32(get('r0'), get('H')), i32(4))))}
   ${whileLoop(`(i32.lt_s ${get('t')} ${get('K')})`, [
     set('h', add32(get('prev'), get('step'))),
-    `(call $gemm_nt ${get('h')} ${get('prev')} ${get('whh')} ${get('B')} ${get('H')} ${get('H')} ${i32(1)})`,
-    `(call $add_bias ${get('h')} ${get('bhh')} ${get('B')} ${get('H')})`,
+    `(call $gemm_nt ${get('h')} ${get('prev')} ${get('whh')} ${get('nb')} ${get('H')} ${get('H')} ${i32(1)})`,
+    `(call $add_bias ${get('h')} ${get('bhh')} ${get('nb')} ${get('H')})`,
     `(if ${get('relu')}
-      (then (call $act_relu ${get('h')} ${get('h')} ${get('bh')}))
-      (else (call $act_tanh ${get('h')} ${get('h')} ${get('bh')})))`,
+      (then (call $act_relu ${get('h')} ${get('h')} ${get('n')}))
+      (else (call $act_tanh ${get('h')} ${get('h')} ${get('n')})))`,
     set('prev', get('h')),
     inc('t', i32(1)),
   ])})`;
 }
 
 /**
- * for t from K−1 to 0: dhs[t] = (dhs[t] + dhNext) ⊙ act'(h_{t+1}), sumSq[t] (f32) = Σ (dhs[t] + dhNext)²,
- * dhNext = dhs[t] · Whh.
+ * for t from K−1 to 0, on rows [r0, r0 + nb): dhs[t] = (dhs[t] + dhNext) ⊙ act'(h_{t+1}),
+ * rowSq (K, B) f32 [t, b] = Σ over row b of (dhs[t] + dhNext)², dhNext = dhs[t] · Whh.
  */
 function recurrenceBackward(): string {
+  const rowCall = (act: string): string =>
+    `(call $act_${act}_backward_add ${get('row')} ${get('row')} ${add32(get('dhnext'), get('off'))} ${add32(get('h'), get('off'))} ${get('H')})`;
   return `
-(func (export "rnn_backward_steps") ${params(['dhs', 'dhnext', 'sumsq', 'hs', 'whh', 'K', 'B', 'H', 'relu'])}
-  (local $t i32) (local $bh i32) (local $step i32) (local $slot i32) (local $h i32) (local $sq f32)
-  ${set('bh', mul32(get('B'), get('H')))}
-  ${set('step', mul32(get('bh'), i32(4)))}
+(func (export "rnn_backward_steps") ${params(['dhs', 'dhnext', 'rowsq', 'hs', 'whh', 'K', 'B', 'H', 'relu', 'r0', 'nb'])}
+  (local $t i32) (local $b i32) (local $step i32) (local $slot i32) (local $h i32) (local $row i32) (local $off i32) (local $rowBytes i32) (local $sq f32)
+  ${set('step', mul32(mul32(get('B'), get('H')), i32(4)))}
+  ${set('rowBytes', mul32(get('H'), i32(4)))}
+  ${set('dhnext', add32(get('dhnext'), mul32(get('r0'), get('rowBytes'))))}
   ${set('t', `(i32.sub ${get('K')} ${i32(1)})`)}
   ${whileLoop(`(i32.ge_s ${get('t')} ${i32(0)})`, [
-    set('slot', add32(get('dhs'), mul32(get('t'), get('step')))),
-    set('h', add32(get('hs'), mul32(add32(get('t'), i32(1)), get('step')))),
-    `(if ${get('relu')}
-      (then ${set('sq', `(call $act_relu_backward_add ${get('slot')} ${get('slot')} ${get('dhnext')} ${get('h')} ${get('bh')})`)})
-      (else ${set('sq', `(call $act_tanh_backward_add ${get('slot')} ${get('slot')} ${get('dhnext')} ${get('h')} ${get('bh')})`)}))`,
-    `(f32.store ${add32(get('sumsq'), mul32(get('t'), i32(4)))} ${get('sq')})`,
-    `(call $gemm_nn ${get('dhnext')} ${get('slot')} ${get('whh')} ${get('B')} ${get('H')} ${get('H')} ${i32(0)})`,
+    set('slot', add32(add32(get('dhs'), mul32(get('t'), get('step'))), mul32(get('r0'), get('rowBytes')))),
+    set('h', add32(get('slot'), add32(sub32(get('hs'), get('dhs')), get('step')))),
+    set('b', i32(0)),
+    whileLoop(`(i32.lt_s ${get('b')} ${get('nb')})`, [
+      set('off', mul32(get('b'), get('rowBytes'))),
+      set('row', add32(get('slot'), get('off'))),
+      `(if ${get('relu')} (then ${set('sq', rowCall('relu'))}) (else ${set('sq', rowCall('tanh'))}))`,
+      `(f32.store ${add32(get('rowsq'), mul32(add32(mul32(get('t'), get('B')), add32(get('r0'), get('b'))), i32(4)))} ${get('sq')})`,
+      inc('b', i32(1)),
+    ]),
+    `(call $gemm_nn ${get('dhnext')} ${get('slot')} ${get('whh')} ${get('nb')} ${get('H')} ${get('H')} ${i32(0)})`,
     inc('t', i32(-1)),
   ])})`;
 }
+
+const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 
 export function recurrenceFunctions(): string {
   return [recurrenceForward(), recurrenceBackward()].join('\n');
