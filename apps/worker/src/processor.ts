@@ -1,6 +1,7 @@
 // One attempt of one training job: claim it (fence), train in a thread, publish every epoch
 // (checkpoint blob first, then the fenced, idempotent epoch event), and end it in exactly one
 // way — succeeded, failed, cancelled, back to the queue on shutdown, or retried on a crash.
+import { availableParallelism } from 'node:os';
 import type { Job as QueueJob } from 'bullmq';
 import { UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
@@ -32,6 +33,8 @@ export interface ProcessorDeps {
 
 export interface ProcessorOptions {
   progressIntervalMs: number;
+  /** Cores one job's training may use (the machine's divided among the jobs run at once; default: all). */
+  coresPerJob?: number;
   /** How often the attempt checks the job record for a cancel request. */
   cancelPollMs: number;
   /** Epoch checkpoints kept per job (older ones are deleted as new ones land). */
@@ -163,6 +166,7 @@ export async function processTrainingJob(
     checkpoints,
     pastEpochs: await readPastEpochs(deps.events, jobId),
     progressIntervalMs: options.progressIntervalMs,
+    cores: options.coresPerJob ?? availableParallelism(),
   });
 
   const onShutdown = () => thread.requestStop('shutdown');

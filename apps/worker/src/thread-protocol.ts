@@ -27,6 +27,8 @@ export interface TrainingThreadInput {
   checkpoints: CheckpointCandidate[];
   pastEpochs: PastEpoch[];
   progressIntervalMs: number;
+  /** Cores this job's kernels may use: the machine's, shared among the jobs the worker runs at once. */
+  cores: number;
   /** Int32Array(1) over this buffer holds a StopReason. */
   stopFlag: SharedArrayBuffer;
 }

@@ -183,9 +183,13 @@ function train(input: TrainingThreadInput, kernels: Kernels): void {
  */
 async function kernelsFor(input: TrainingThreadInput): Promise<Kernels> {
   const recorded = input.checkpoints.map((c) => checkpointBackend(c.bytes)).find((b) => b !== null) ?? null;
+  const { model, training } = input.spec;
   return createDefaultKernels({
     ...(isBackendRequest(recorded) ? { backend: recorded } : {}),
-    hidden: input.spec.model.hiddenSize,
+    hidden: model.hiddenSize,
+    batch: training.batchSize,
+    ...(training.bptt.mode === 'truncated' ? { window: training.bptt.k2 } : {}),
+    cores: input.cores,
     onFallback: (reason) => console.warn(`training thread: using the JS kernels: ${reason}`),
   });
 }

@@ -1,5 +1,6 @@
 // The BullMQ Worker on `unroll-train`: N concurrent attempts per process, any number of
 // processes on any number of machines (all state is in Redis and the blob store).
+import { availableParallelism } from 'node:os';
 import { Worker, type Job as QueueJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAME, QUEUE_PREFIX } from '@unroll/store';
@@ -51,6 +52,8 @@ export function createTrainingWorker(config: TrainingWorkerConfig, deps: Trainin
         deps,
         {
           progressIntervalMs: config.progressIntervalMs,
+          // jobs running at once share the cores instead of each taking helper threads on all of them
+          coresPerJob: Math.max(1, Math.floor(availableParallelism() / config.concurrency)),
           cancelPollMs: config.cancelPollMs ?? 250,
           redisOutageToleranceMs: config.redisOutageToleranceMs,
           testCrashAtEpoch: config.testCrashAtEpoch,

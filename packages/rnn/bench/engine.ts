@@ -1,7 +1,8 @@
 // Engine benchmark: the real training path (Trainer.step) of a character language model.
 //   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend wasm|js] [--threads T|auto] [--json]
 // The backend comes from createDefaultKernels, exactly as the worker trains: WASM SIMD, two
-// threads from H = 256 (--threads auto, the default), else one; --threads N overrides.
+// threads when the window recurrence is worth splitting (--threads auto, the default; see
+// kernels/select.ts), else one; --threads N overrides.
 // Setting: V = 65 (tiny-shakespeare-sized vocabulary), Adam, clip norm 5, TBPTT k1 = k2 = K,
 // synthetic corpus long enough that the timed steps never wrap an epoch.
 
@@ -55,6 +56,8 @@ if (values.threads !== undefined) {
 const kernels = await createDefaultKernels({
   backend: values.backend,
   hidden: H,
+  batch: B,
+  window: K,
   ...(threads !== undefined ? { threads } : {}),
   onFallback: (reason) => process.stderr.write(`warning: using the JS kernels: ${reason}\n`),
 });

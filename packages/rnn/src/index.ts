@@ -20,7 +20,9 @@ export { MODEL_FORMAT_VERSION, MODEL_JSON_FORMAT, RnnModel } from './model.ts';
 export type { ImportOptions, ModelJson, PredictResult, RnnModelInit } from './model.ts';
 
 // compute backends: createDefaultKernels is what services train with (WASM SIMD, JS fallback)
-export { BACKEND_REQUESTS, TWO_THREAD_MIN_HIDDEN, createDefaultKernels, isBackendRequest } from './kernels/select.ts';
+export {
+  BACKEND_REQUESTS, TWO_THREAD_MIN_HIDDEN, TWO_THREAD_MIN_WINDOW_FLOPS, createDefaultKernels, isBackendRequest, threadsFor,
+} from './kernels/select.ts';
 export type { BackendRequest, DefaultKernelsOptions } from './kernels/select.ts';
 export { createWasmKernels } from './kernels/wasm/backend.ts';
 export type { WasmKernels, WasmKernelsOptions } from './kernels/wasm/backend.ts';

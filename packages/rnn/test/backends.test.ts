@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsKernels } from '../src/kernels/js.ts';
-import { createDefaultKernels } from '../src/kernels/select.ts';
+import { TWO_THREAD_MIN_WINDOW_FLOPS, createDefaultKernels, threadsFor } from '../src/kernels/select.ts';
 import { type WasmKernels, createWasmKernels } from '../src/kernels/wasm/backend.ts';
 import { relaxedSimdAvailable } from '../src/kernels/wasm/relaxed-simd.ts';
 import { Trainer } from '../src/trainer.ts';
@@ -35,6 +35,21 @@ describe('createDefaultKernels', () => {
     const pinned = (await createDefaultKernels({ hidden: 512, threads: 1 })) as WasmKernels;
     expect(pinned.threads).toBe(1);
     await Promise.all([big.close(), small.close(), pinned.close()]);
+  });
+
+  it("threads 'auto': two when a window's recurrence is worth splitting and the cores allow", () => {
+    const M = { hidden: 128, batch: 32, window: 64 }; // the benchmark's M: 2·K·B·H² = 67 M
+    expect(2 * M.window * M.batch * M.hidden ** 2).toBeGreaterThanOrEqual(TWO_THREAD_MIN_WINDOW_FLOPS);
+    expect(threadsFor({ ...M, cores: 2 })).toBe(2);
+    expect(threadsFor({ ...M, cores: 16 })).toBe(2);
+    expect(threadsFor({ ...M, cores: 1 })).toBe(1); // e.g. two jobs at once on two cores
+    expect(threadsFor({ hidden: 100, batch: 1, window: 25, cores: 2 })).toBe(1); // S: one stream, nothing to split
+    expect(threadsFor({ hidden: 512, batch: 4, window: 64, cores: 2 })).toBe(1); // fewer than 8 streams
+    expect(threadsFor({ hidden: 16, batch: 64, window: 32, cores: 2 })).toBe(1); // too little work
+    expect(threadsFor({ hidden: 512, cores: 2 })).toBe(2); // batch / window unknown: by hidden size
+    expect(threadsFor({ hidden: 128, cores: 2 })).toBe(1);
+    expect(threadsFor({ ...M, threads: 1, cores: 2 })).toBe(1);
+    expect(threadsFor({ ...M, threads: 4, cores: 2 })).toBe(2); // never more than the cores
   });
 
   it('js, exact ids, the UNROLL_BACKEND default, and bad requests', async () => {
@@ -119,5 +134,23 @@ describe('two-thread training', () => {
       await kernels.close();
     }
     expect(Buffer.compare(weights[0], weights[1])).toBe(0);
+  });
+
+  it('splits the window recurrence by streams with bitwise the same weights and diagnostics (B = 9, 16)', async () => {
+    for (const batchSize of [9, 16]) {
+      const spec = lmSpec(7, { batchSize, epochs: 1, model: { inputKind: 'tokens', inputSize: 7, hiddenSize: 36, outputSize: 7, activation: 'tanh' } });
+      const data = randomTokens(batchSize * 60 + 1, 7, 3);
+      const runs: { weights: Buffer; metrics: unknown }[] = [];
+      for (const threads of [1, 2]) {
+        const kernels = await createWasmKernels({ threads, parallelMinFlops: 0 });
+        const t = Trainer.create(spec, data, { kernels });
+        const metrics = t.runEpoch();
+        runs.push({ weights: Buffer.from(Float32Array.from(t.params).buffer), metrics: { ...metrics, durationMs: 0, tokensPerSec: 0 } });
+        t.dispose();
+        await kernels.close();
+      }
+      expect(Buffer.compare(runs[0].weights, runs[1].weights), `B ${batchSize}`).toBe(0);
+      expect(runs[1].metrics, `B ${batchSize}`).toEqual(runs[0].metrics);
+    }
   });
 });

@@ -77,7 +77,7 @@ export const TRAIN_USAGE = `usage: unroll-rnn train --data FILE [options]
   BPTT:      --k1 K1 --k2 K2 (25, 25) | --bptt full
   run:       --batch B (16)  --epochs N (10)  --seed S (0)  --reduction mean|sum (mean)
              --backend wasm|js (wasm: WASM SIMD kernels; --resume: the checkpoint's own backend)
-             --threads T|auto (auto: 2 from --hidden 256, else 1; wasm only)
+             --threads T|auto (auto: 2 when a window's recurrence is big enough to split, else 1; wasm only)
              --val-split F (0)  --log-every STEPS (0: per epoch only)  --json (JSON lines)
   output:    --out DIR (.) → DIR/model.safetensors, DIR/trainer.ckpt (written every epoch)
   start:     --init-weights FILE.safetensors | --resume FILE.ckpt (same --data and --val-split;
@@ -267,7 +267,9 @@ export async function runTrain(flags: Flags, log: (line: string) => void): Promi
   }
   const kernels = await createDefaultKernels({
     backend: backendRequest(flags, checkpoint),
-    ...(spec !== null ? { hidden: spec.model.hiddenSize } : {}),
+    ...(spec !== null
+      ? { hidden: spec.model.hiddenSize, batch: spec.batchSize, ...(spec.bptt.mode === 'truncated' ? { window: spec.bptt.k2 } : {}) }
+      : {}),
     ...(threads !== undefined ? { threads } : {}),
     onFallback: (reason) => log(asJson ? JSON.stringify({ event: 'warning', message: `using the JS kernels: ${reason}` }) : `warning: using the JS kernels: ${reason}`),
   });

@@ -13,8 +13,15 @@ export type BackendRequest = 'wasm' | 'js' | 'wasm-simd' | 'wasm-simd-fma';
 
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ['wasm', 'js', 'wasm-simd', 'wasm-simd-fma'];
 
-/** Hidden sizes from which `threads: 'auto'` splits the big products over two threads. */
+/** Hidden sizes from which `threads: 'auto'` splits the big products over two threads when the batch and window are not known. */
 export const TWO_THREAD_MIN_HIDDEN = 256;
+
+/**
+ * Multiply-adds ×2 of one window's recurrence (2·K·B·H², forward) from which `threads: 'auto'`
+ * uses two threads, given at least 8 streams to split. At (B, H, K) = (32, 128, 64) — 67 M —
+ * two threads measured faster; at (1, 100, 25) there is nothing to split.
+ */
+export const TWO_THREAD_MIN_WINDOW_FLOPS = 2 ** 24;
 
 export interface DefaultKernelsOptions {
   /**
@@ -25,12 +32,21 @@ export interface DefaultKernelsOptions {
   backend?: BackendRequest;
   /** The model's hidden size (used by `threads: 'auto'`). */
   hidden?: number;
+  /** Streams per batch and window length (BPTT k2), when known (used by `threads: 'auto'`). */
+  batch?: number;
+  window?: number;
   /**
-   * Threads for the large products, the caller included, at most the cores (default 'auto': 2
-   * from hidden ≥ TWO_THREAD_MIN_HIDDEN, else 1 — the per-step products of smaller models are
-   * too small to pay for the hand-off). The thread count never changes a bit of the result.
+   * Threads for the large products and the window recurrence, the caller included, at most
+   * `cores` (default 'auto': 2 when the window's recurrence is worth splitting — at least 8
+   * streams and 2·K·B·H² ≥ TWO_THREAD_MIN_WINDOW_FLOPS; without batch and window, from hidden ≥
+   * TWO_THREAD_MIN_HIDDEN — else 1). The thread count never changes a bit of the result.
    */
   threads?: number | 'auto';
+  /**
+   * Cores this training may use (default: os.availableParallelism()). A worker running several
+   * jobs at once gives each its share, so their threads do not compete.
+   */
+  cores?: number;
   /** Told why the WASM backend is not used when it was asked for (default: a console warning). */
   onFallback?: (reason: string) => void;
 }
@@ -84,10 +100,16 @@ export async function createDefaultKernels(opts: DefaultKernelsOptions = {}): Pr
   }
 }
 
-function threadsFor(opts: DefaultKernelsOptions): number {
-  const cores = Math.max(1, availableParallelism());
+export function threadsFor(opts: Pick<DefaultKernelsOptions, 'hidden' | 'batch' | 'window' | 'threads' | 'cores'>): number {
+  const cores = Math.max(1, Math.floor(opts.cores ?? availableParallelism()));
   const threads = opts.threads ?? 'auto';
-  if (threads === 'auto') return opts.hidden !== undefined && opts.hidden >= TWO_THREAD_MIN_HIDDEN ? Math.min(2, cores) : 1;
+  if (threads === 'auto') return autoWorthSplitting(opts) ? Math.min(2, cores) : 1;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer or 'auto', got ${threads}`);
   return Math.min(threads, cores);
+}
+
+function autoWorthSplitting({ hidden: H, batch: B, window: K }: Pick<DefaultKernelsOptions, 'hidden' | 'batch' | 'window'>): boolean {
+  if (H === undefined) return false;
+  if (B === undefined || K === undefined) return H >= TWO_THREAD_MIN_HIDDEN;
+  return B >= 8 && 2 * K * B * H * H >= TWO_THREAD_MIN_WINDOW_FLOPS;
 }
