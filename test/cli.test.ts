@@ -7,16 +7,17 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RnnModel } from '@unroll/rnn';
 import { REPO_ROOT } from './support/processes.ts';
-import { smallCorpus, startLiveService, type LiveService } from './support/live-service.ts';
+import { smallCorpus } from './support/corpora.ts';
+import { startService, type Service } from './support/service.ts';
 import { sparkline, formatDuration } from '../apps/cli/src/format.ts';
 import { resolveSettings } from '../apps/cli/src/settings.ts';
 
 const BIN = join(REPO_ROOT, 'apps/cli/bin/unroll.mjs');
-let service: LiveService;
+let service: Service;
 let tmp: string;
 
 beforeAll(async () => {
-  service = await startLiveService();
+  service = await startService({ workers: 1 });
   tmp = await mkdtemp(join(tmpdir(), 'unroll-cli-'));
   await writeFile(join(tmp, 'corpus.txt'), smallCorpus());
 });

@@ -7,15 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventMessage } from '@unroll/protocol';
 import { RnnModel } from '@unroll/rnn';
 import { UnrollApiError, UnrollClient } from '../packages/client/src/index.ts';
-import { smallCorpus, startLiveService, type LiveService } from './support/live-service.ts';
+import { smallCorpus } from './support/corpora.ts';
+import { epochsOf } from './support/jobs.ts';
+import { startService, type Service } from './support/service.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
-let service: LiveService;
+let service: Service;
 let client: UnrollClient;
 let tmp: string;
 
 beforeAll(async () => {
-  service = await startLiveService();
+  service = await startService({ workers: 1 });
   client = new UnrollClient({ baseUrl: service.baseUrl, apiKey: service.apiKey });
   tmp = await mkdtemp(join(tmpdir(), 'unroll-client-'));
 });
@@ -32,10 +34,6 @@ async function collect(iterable: AsyncIterable<EventMessage>, onEach?: (m: Event
     onEach?.(m);
   }
   return out;
-}
-
-function epochsOf(messages: EventMessage[]): number[] {
-  return messages.flatMap((m) => (m.event.type === 'epoch' ? [m.event.epoch] : []));
 }
 
 function expectStrictlyIncreasingIds(messages: EventMessage[]): void {

@@ -9,7 +9,8 @@ import { RnnModel } from '@unroll/rnn';
 import { UnrollClient } from '../packages/client/src/index.ts';
 import { chromiumAvailable, CHROMIUM_PATH, launchChromium, type Browser, type Page } from '../apps/dashboard/test-support/chromium.ts';
 import { REPO_ROOT } from './support/processes.ts';
-import { smallCorpus, startLiveService, type LiveService } from './support/live-service.ts';
+import { smallCorpus } from './support/corpora.ts';
+import { startService, type Service } from './support/service.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 const available = chromiumAvailable();
@@ -21,14 +22,14 @@ const apiRegistersDashboard = readFileSync(join(REPO_ROOT, 'apps/api/src/app.ts'
 const API_ENTRY = apiRegistersDashboard ? 'apps/api/src/server.ts' : 'apps/dashboard/test-support/api-with-dashboard.ts';
 
 describe.skipIf(!available)('dashboard in Chromium', () => {
-  let service: LiveService;
+  let service: Service;
   let browser: Browser;
   let page: Page;
   let tmp: string;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    [service, browser, tmp] = await Promise.all([startLiveService({ apiEntry: API_ENTRY }), launchChromium(), mkdtemp(join(tmpdir(), 'unroll-browser-'))]);
+    [service, browser, tmp] = await Promise.all([startService({ workers: 1, apiEntry: API_ENTRY }), launchChromium(), mkdtemp(join(tmpdir(), 'unroll-browser-'))]);
     await mkdir(ARTIFACTS, { recursive: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page.on('pageerror', (err) => pageErrors.push(err.message));

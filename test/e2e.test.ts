@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import WebSocket from 'ws';
 import type { EventMessage } from '@unroll/protocol';
 import { RnnModel } from '@unroll/rnn';
+import { epochsOf, statusesOf } from './support/jobs.ts';
 import type { ManagedProcess } from './support/processes.ts';
 import { startService, type Service } from './support/service.ts';
 
@@ -86,10 +87,8 @@ describe('Unroll end to end', () => {
       expect(closeCode).toBe(1000);
       const ids = messages.map((m) => m.id);
       expect([...new Set(ids)]).toEqual(ids); // no duplicates
-      const epochs = messages.flatMap((m) => (m.event.type === 'epoch' ? [m.event.epoch] : []));
-      expect(epochs).toEqual([1, 2, 3]); // every epoch exactly once, in order
-      const statuses = messages.flatMap((m) => (m.event.type === 'status' ? [m.event.status] : []));
-      expect(statuses).toEqual(['queued', 'running', 'succeeded']);
+      expect(epochsOf(messages)).toEqual([1, 2, 3]); // every epoch exactly once, in order
+      expect(statusesOf(messages)).toEqual(['queued', 'running', 'succeeded']);
       expect(messages.at(-2)?.event).toMatchObject({ type: 'completed', weights: { safetensors: expect.stringContaining('/weights') } });
     }
     // Both worker processes trained (the queue is shared, nothing is process-local).

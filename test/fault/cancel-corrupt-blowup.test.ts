@@ -2,26 +2,18 @@
 // a corrupted (flipped / truncated) latest checkpoint, and a numerical blow-up.
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { RnnModel } from '@unroll/rnn';
 import type { ManagedProcess } from '../support/processes.ts';
-import {
-  downloadWeights,
-  epochsOf,
-  lmJobBody,
-  uninterruptedWeights,
-  sha256,
-  sleep,
-  startFaultService,
-  statusesOf,
-  type FaultService,
-} from './support/harness.ts';
+import { downloadWeights, epochsOf, lmJobBody, sha256, statusesOf, uninterruptedWeights } from '../support/jobs.ts';
+import { startService, type Service } from '../support/service.ts';
 
-let service: FaultService;
+let service: Service;
 let datasetId: string;
 
 beforeAll(async () => {
-  service = await startFaultService({ env: { LOCK_DURATION_MS: '1000', JOB_ATTEMPTS: '3' } });
+  service = await startService({ env: { LOCK_DURATION_MS: '1000', JOB_ATTEMPTS: '3' } });
   datasetId = await service.uploadCorpus();
 });
 afterEach(async () => {

@@ -2,13 +2,15 @@
 // restarted on the same AOF (appendonly yes, appendfsync always: a write is on disk before Redis
 // answers it, so a 202 is only ever sent for a durable job). Every acknowledged job still exists and
 // finishes; the API and the workers reconnect by themselves (same processes throughout).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { epochsOf, lmJobBody, sleep, startFaultService, type FaultService } from './support/harness.ts';
+import { epochsOf, lmJobBody } from '../support/jobs.ts';
+import { startService, type Service } from '../support/service.ts';
 
-let service: FaultService;
+let service: Service;
 
 beforeAll(async () => {
-  service = await startFaultService({ env: { LOCK_DURATION_MS: '5000', JOB_ATTEMPTS: '3', WORKER_CONCURRENCY: '2' } });
+  service = await startService({ env: { LOCK_DURATION_MS: '5000', JOB_ATTEMPTS: '3', WORKER_CONCURRENCY: '2' } });
 });
 afterEach(async () => {
   await service?.stopWorkers();

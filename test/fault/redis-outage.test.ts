@@ -3,18 +3,20 @@
 // 2 s, /readyz reports not ready, the running training keeps going in its thread and every event
 // it produced is published, in order and once, when Redis returns; stopping an idle worker during
 // the outage is bounded. UNROLL_FAULT_OUTAGE_MS shortens the outage for local runs only.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import WebSocket from 'ws';
 import type { EventMessage } from '@unroll/protocol';
-import { epochsOf, lmJobBody, sleep, startFaultService, statusesOf, type FaultService } from './support/harness.ts';
+import { epochsOf, lmJobBody, statusesOf } from '../support/jobs.ts';
+import { startService, type Service } from '../support/service.ts';
 
 const OUTAGE_MS = Number(process.env.UNROLL_FAULT_OUTAGE_MS ?? 60_000);
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
-let service: FaultService;
+let service: Service;
 
 beforeAll(async () => {
-  service = await startFaultService({
+  service = await startService({
     env: {
       // The lock outlives the outage, so the running attempt keeps the job (with a shorter lock a
       // stall check would hand it to another worker after Redis returns; fencing keeps that correct too).

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import WebSocket from 'ws';
 import type { EventMessage } from '@unroll/protocol';
@@ -15,7 +16,8 @@ import { loadConfig, parseApiKeysEnv } from '@unroll/store';
 import { startRedis } from '@unroll/testing';
 import { buildApp } from '../../apps/api/src/app.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
-import { lmJobBody, sleep, startFaultService, type FaultService } from './support/harness.ts';
+import { lmJobBody } from '../support/jobs.ts';
+import { startService, type Service } from '../support/service.ts';
 
 interface Client {
   messages: EventMessage[];
@@ -41,9 +43,9 @@ async function until(predicate: () => boolean, ms: number, what: string): Promis
 }
 
 describe('scenario 10a: late joiners and reconnecting clients (real processes)', () => {
-  let service: FaultService;
+  let service: Service;
   beforeAll(async () => {
-    service = await startFaultService({ env: { PROGRESS_INTERVAL_MS: '50' } });
+    service = await startService({ env: { PROGRESS_INTERVAL_MS: '50' } });
   });
   afterAll(async () => {
     await service?.stop();
@@ -157,7 +159,10 @@ describe('scenario 10b: a client that stops reading', () => {
       console.info(
         `[figures] scenario 10b: ${total} events (${Math.round((total * messageBytes) / 1e6)} MB) appended in ${appendMs} ms, fast client had all after ${fastMs} ms; slow client closed 1013 after ${droppedAfterMs} ms; max server-side buffer ${maxServerBuffered} B (limit ${maxBuffered} B)`,
       );
+      // Nothing of the dropped client holds on to the job: once the fast client leaves too, its Redis reader stops.
       fast.socket.close();
+      await until(() => app.eventHub.activeReaders === 0, 5000, 'the job reader to stop');
+      expect(app.eventHub.activeReaders).toBe(0);
       slow.socket.destroy();
     } finally {
       await app.close();

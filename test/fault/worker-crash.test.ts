@@ -2,23 +2,15 @@
 // second one runs, a poison job that kills every worker that runs it, and a graceful SIGTERM.
 // Locks are 1 s (configuration) so stalls are noticed within about two seconds.
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import {
-  downloadWeights,
-  epochsOf,
-  firstToPrint,
-  lmJobBody,
-  uninterruptedWeights,
-  sha256,
-  startFaultService,
-  statusesOf,
-  type FaultService,
-} from './support/harness.ts';
+import { downloadWeights, epochsOf, lmJobBody, sha256, statusesOf, uninterruptedWeights } from '../support/jobs.ts';
+import { firstToPrint } from '../support/processes.ts';
+import { startService, type Service } from '../support/service.ts';
 
-let service: FaultService;
+let service: Service;
 let datasetId: string;
 
 beforeAll(async () => {
-  service = await startFaultService({ env: { LOCK_DURATION_MS: '1000', JOB_ATTEMPTS: '2', WORKER_SHUTDOWN_TIMEOUT_MS: '10000' } });
+  service = await startService({ env: { LOCK_DURATION_MS: '1000', JOB_ATTEMPTS: '2', WORKER_SHUTDOWN_TIMEOUT_MS: '10000' } });
   datasetId = await service.uploadCorpus();
 });
 afterEach(async () => {

@@ -3,24 +3,16 @@
 // fenced off: exactly one attempt's weights are published, and nothing of the zombie is visible.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import {
-  downloadWeights,
-  epochsOf,
-  firstToPrint,
-  lmJobBody,
-  uninterruptedWeights,
-  sha256,
-  sleep,
-  startFaultService,
-  statusesOf,
-  type FaultService,
-} from './support/harness.ts';
+import { downloadWeights, epochsOf, lmJobBody, sha256, statusesOf, uninterruptedWeights } from '../support/jobs.ts';
+import { firstToPrint } from '../support/processes.ts';
+import { startService, type Service } from '../support/service.ts';
 
-let service: FaultService;
+let service: Service;
 
 beforeAll(async () => {
-  service = await startFaultService({ env: { LOCK_DURATION_MS: '1000', JOB_ATTEMPTS: '3' } });
+  service = await startService({ env: { LOCK_DURATION_MS: '1000', JOB_ATTEMPTS: '3' } });
 });
 afterEach(async () => {
   await service?.stopWorkers();

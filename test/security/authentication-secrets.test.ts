@@ -5,19 +5,20 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import WebSocket from 'ws';
-import { spawnTs, waitForHttp } from '../support/processes.ts';
-import { CORPUS, lmJobBody, startFaultService, type FaultService } from '../fault/support/harness.ts';
+import { CORPUS } from '../support/corpora.ts';
+import { lmJobBody } from '../support/jobs.ts';
+import { startService, type Service } from '../support/service.ts';
 
 const KEY = 'sec_live_key_7f3a9c1e5b2d4f6a8c0e';
 const OLD = 'sec_revoked_key_1b3d5f7h9j2k4m6n';
 const WRONG = 'sec_wrong_key_9z8y7x6w5v4u3t2s';
 const SECRETS = [KEY, OLD, WRONG];
 
-let service: FaultService;
+let service: Service;
 let baseUrl: string;
 
 beforeAll(async () => {
-  service = await startFaultService({ env: { LOG_LEVEL: 'debug', UNROLL_API_KEYS: `sec:${KEY},old:${OLD}` } });
+  service = await startService({ apiKey: KEY, otherApiKey: OLD, env: { LOG_LEVEL: 'debug' } });
   baseUrl = service.baseUrl;
 });
 afterAll(async () => {
@@ -75,11 +76,8 @@ describe('authentication and secrets (real processes)', () => {
       expect((await tryUpgrade(events, how)).status, JSON.stringify(how)).toBe(401);
     }
 
-    // Revocation: the API restarts with the old key removed from its configuration.
-    const port = new URL(baseUrl).port;
-    await service.api.stop();
-    service.api = service.group.add(spawnTs('api-after-revoke', 'apps/api/src/server.ts', { env: { ...service.env, UNROLL_API_KEYS: `sec:${KEY}` } }));
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 45_000, service.api);
+    // Revocation: the API restarts with the old key's tenant (`other`) removed from its configuration.
+    await service.restartApi('api-after-revoke', { UNROLL_API_KEYS: `acme:${KEY}` });
     expect((await call('/v1/jobs', OLD)).status).toBe(401);
     expect((await tryUpgrade(events, { header: OLD })).status).toBe(401);
     expect((await tryUpgrade(events, { token: OLD })).status).toBe(401);

@@ -135,3 +135,8 @@ export async function waitForHttp(url: string, timeoutMs = 30_000, watch?: Manag
   }
   throw new Error(`${url} did not answer 2xx within ${timeoutMs} ms (last: ${last})`);
 }
+
+/** Resolves with whichever process prints `pattern` first. */
+export async function firstToPrint(processes: ManagedProcess[], pattern: RegExp, timeoutMs = 30_000): Promise<ManagedProcess> {
+  return Promise.any(processes.map((p) => p.waitForLine(pattern, timeoutMs).then(() => p)));
+}
