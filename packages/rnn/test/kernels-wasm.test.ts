@@ -450,12 +450,17 @@ describe('wasm fused recurrence loops', () => {
   // the step-by-step composition rnn.ts falls back to, on the same backend
   function stepwiseForward(k: WasmKernels, hs: Float32Array, Whh: Float32Array, bhh: Float32Array, K: number, B: number, H: number, act: 'tanh' | 'relu'): void {
     const BH = B * H;
+    // from 4 streams the backend multiplies by Whhᵀ in outer-product blocks: the same as matmulNN with Whhᵀ
+    const WhhT = k.alloc(H * H, 'float32') as Float32Array;
+    for (let i = 0; i < H; i++) for (let j = 0; j < H; j++) WhhT[j * H + i] = Whh[i * H + j];
     for (let t = 0; t < K; t++) {
       const h = hs.subarray((t + 1) * BH, (t + 2) * BH);
-      k.matmulNT(h, hs.subarray(t * BH, (t + 1) * BH), Whh, B, H, H, true);
+      if (B >= 4) k.matmulNN(h, hs.subarray(t * BH, (t + 1) * BH), WhhT, B, H, H, true);
+      else k.matmulNT(h, hs.subarray(t * BH, (t + 1) * BH), Whh, B, H, H, true);
       k.addBias(h, bhh, B, H);
       k.actForward(h, h, BH, act);
     }
+    k.free(WhhT);
   }
   function stepwiseBackward(k: WasmKernels, dhs: Float32Array, dhNext: Float32Array, sumSq: Float64Array, hs: Float32Array, Whh: Float32Array, K: number, B: number, H: number, act: 'tanh' | 'relu'): void {
     const BH = B * H;

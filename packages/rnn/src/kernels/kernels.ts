@@ -89,8 +89,9 @@ export interface Kernels {
   /**
    * Optional fused recurrence over a window (the loop of rnnForward): for t in [0, K),
    * hs[t+1] = act(hs[t+1] + hs[t] · Whhᵀ + bhh), where hs (K + 1, B, H) holds h0 and, on entry,
-   * each step's input projection + b_ih. Same per-element arithmetic as matmulNT (accumulate),
-   * addBias, actForward step by step. Returns false when it does not apply (the caller loops).
+   * each step's input projection + b_ih. Per step: a product accumulated into hs[t+1] (the
+   * backend's own product arithmetic, e.g. WASM runs h·(Whhᵀ) from 4 streams up), then addBias
+   * and actForward. Returns false when it does not apply (the caller loops with matmulNT).
    */
   recurrenceForward?(hs: FloatArray, Whh: FloatArray, bhh: FloatArray, K: number, B: number, H: number, act: Activation): boolean;
   /**

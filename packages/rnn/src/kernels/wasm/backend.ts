@@ -101,6 +101,7 @@ class WasmBackend implements WasmKernels {
   readonly arena: WasmArena;
   private intScratch: Int32Array;
   private statsScratch: Float32Array;
+  private scratchBlock: Float32Array;
   // per-call temporaries for float32 arrays outside the memory (reused lists: no allocation
   // on the zero-copy path)
   private readonly tempSources: Float32Array[] = [];
@@ -117,6 +118,7 @@ class WasmBackend implements WasmKernels {
     this.arena = new WasmArena(memory);
     this.intScratch = this.arena.int32(1024);
     this.statsScratch = this.arena.float32(2048);
+    this.scratchBlock = this.arena.float32(4);
   }
 
   owns(view: ArrayBufferView): boolean {
@@ -205,6 +207,15 @@ class WasmBackend implements WasmKernels {
     }
     this.intScratch.set(ids.subarray(0, n));
     return this.intScratch.byteOffset;
+  }
+
+  /** A scratch block of n floats for one call (Whhᵀ of a window), grown on demand. */
+  private scratch(n: number): Float32Array {
+    if (this.scratchBlock.length < n) {
+      this.arena.release(this.scratchBlock);
+      this.scratchBlock = this.arena.float32(Math.max(n, 2 * this.scratchBlock.length));
+    }
+    return this.scratchBlock;
   }
 
   private stats(n: number): Float32Array {
@@ -342,12 +353,18 @@ class WasmBackend implements WasmKernels {
     need(bhh, H, 'recurrenceForward bhh');
     const relu = act === 'relu' ? 1 : 0;
     const [pHs, pW, pB] = [hs.byteOffset, Whh.byteOffset, bhh.byteOffset];
+    // from 4 streams the step product runs as h·(Whhᵀ) in outer-product blocks (one transpose a window)
+    let pWT = 0;
+    if (B >= 4) {
+      pWT = this.scratch(H * H).byteOffset;
+      this.exports.transpose(pWT, pW, H, H);
+    }
     if (this.recurrenceInBands(K, B, H)) {
       this.pool!.runBands('rnn-forward', B, (r0, rows, args) => {
-        args.push(pHs, pW, pB, K, B, H, relu, r0, rows);
-      }, (a) => this.exports.rnn_forward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]));
+        args.push(pHs, pW, pB, K, B, H, relu, r0, rows, pWT);
+      }, (a) => this.exports.rnn_forward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]));
     } else {
-      this.exports.rnn_forward_steps(pHs, pW, pB, K, B, H, relu, 0, B);
+      this.exports.rnn_forward_steps(pHs, pW, pB, K, B, H, relu, 0, B, pWT);
     }
     return true;
   }

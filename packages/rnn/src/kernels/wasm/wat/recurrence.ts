@@ -9,17 +9,23 @@
 
 import { add32, get, i32, inc, mul32, params, set, whileLoop } from './dsl.ts';
 
-/** for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh) on rows [r0, r0 + nb) of hs (K + 1, B, H). */
+/**
+ * for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh) on rows [r0, r0 + nb) of hs (K + 1, B, H).
+ * With whht ≠ 0 (Whhᵀ, made once per window by `transpose`) the product runs as an outer-product
+ * gemm_nn (h_t · Whhᵀ): faster than gemm_nt's dot products from 4 rows up; whht = 0 uses gemm_nt.
+ */
 function recurrenceForward(): string {
   return `
-(func (export "rnn_forward_steps") ${params(['hs', 'whh', 'bhh', 'K', 'B', 'H', 'relu', 'r0', 'nb'])}
+(func (export "rnn_forward_steps") ${params(['hs', 'whh', 'bhh', 'K', 'B', 'H', 'relu', 'r0', 'nb', 'whht'])}
   (local $t i32) (local $n i32) (local $step i32) (local $prev i32) (local $h i32)
   ${set('n', mul32(get('nb'), get('H')))}
   ${set('step', mul32(mul32(get('B'), get('H')), i32(4)))}
   ${set('prev', add32(get('hs'), mul32(mul32(get('r0'), get('H')), i32(4))))}
   ${whileLoop(`(i32.lt_s ${get('t')} ${get('K')})`, [
     set('h', add32(get('prev'), get('step'))),
-    `(call $gemm_nt ${get('h')} ${get('prev')} ${get('whh')} ${get('nb')} ${get('H')} ${get('H')} ${i32(1)})`,
+    `(if ${get('whht')}
+      (then (call $gemm_nn ${get('h')} ${get('prev')} ${get('whht')} ${get('nb')} ${get('H')} ${get('H')} ${i32(1)}))
+      (else (call $gemm_nt ${get('h')} ${get('prev')} ${get('whh')} ${get('nb')} ${get('H')} ${get('H')} ${i32(1)})))`,
     `(call $add_bias ${get('h')} ${get('bhh')} ${get('nb')} ${get('H')})`,
     `(if ${get('relu')}
       (then (call $act_relu ${get('h')} ${get('h')} ${get('n')}))
@@ -61,6 +67,24 @@ function recurrenceBackward(): string {
 
 const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 
+/** out(C, R) = in(R, C)ᵀ, row by row of `in` (reads contiguous, writes strided). */
+function transpose(): string {
+  return `
+(func (export "transpose") ${params(['out', 'in', 'R', 'C'])}
+  (local $r i32) (local $c i32) (local $src i32) (local $dst i32) (local $stride i32)
+  ${set('stride', mul32(get('R'), i32(4)))}
+  ${set('src', get('in'))}
+  ${whileLoop(`(i32.lt_s ${get('r')} ${get('R')})`, [
+    set('dst', add32(get('out'), mul32(get('r'), i32(4)))),
+    set('c', i32(0)),
+    whileLoop(`(i32.lt_s ${get('c')} ${get('C')})`, [
+      `(f32.store ${get('dst')} (f32.load ${get('src')}))`,
+      inc('src', i32(4)), inc('dst', get('stride')), inc('c', i32(1)),
+    ]),
+    inc('r', i32(1)),
+  ])})`;
+}
+
 export function recurrenceFunctions(): string {
-  return [recurrenceForward(), recurrenceBackward()].join('\n');
+  return [transpose(), recurrenceForward(), recurrenceBackward()].join('\n');
 }
