@@ -96,6 +96,15 @@ function need(view: ArrayBufferView & { length: number }, n: number, what: strin
 
 const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
 
+/**
+ * From this many rows a·bᵀ runs as a·(bᵀ) in outer-product blocks, b transposed once per call:
+ * the dot-product kernel's horizontal sums then cost more than the N·K transpose. Measured
+ * (fma build, best of 40 × 10 ms, 22:37 UTC): the (K·B, V, H) logits product at 2048 × 65 × 128
+ * 34.6–35.4 GFLOP/s as dot products, 39.3–39.9 transposed (256 rows: 35.5 vs 38.9); at 64 rows
+ * equal, at 25 rows (B = 1) the transpose does not pay.
+ */
+export const NT_AS_NN_MIN_ROWS = 128;
+
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm-simd' as const;
   readonly arena: WasmArena;
@@ -230,6 +239,15 @@ class WasmBackend implements WasmKernels {
 
   matmulNT(out: FloatArray, a: FloatArray, b: FloatArray, M: number, N: number, K: number, accumulate: boolean): void {
     if (!isF32(out) || !isF32(a) || !isF32(b)) return jsKernels.matmulNT(out, a, b, M, N, K, accumulate);
+    if (M >= NT_AS_NN_MIN_ROWS && this.ownsAll(out, a, b)) {
+      need(out, M * N, 'matmulNT out');
+      need(a, M * K, 'matmulNT a');
+      need(b, N * K, 'matmulNT b');
+      const bT = this.scratch(N * K);
+      this.exports.transpose(bT.byteOffset, b.byteOffset, N, K);
+      this.gemm('nn', out.byteOffset, a.byteOffset, bT.byteOffset, M, N, K, accumulate);
+      return;
+    }
     const po = this.ptr(out, M * N, 'matmulNT out', true);
     this.gemm('nt', po, this.ptr(a, M * K, 'matmulNT a', false), this.ptr(b, N * K, 'matmulNT b', false), M, N, K, accumulate);
     this.done();
