@@ -10,7 +10,7 @@
 import { cpus, loadavg } from 'node:os';
 import { jsKernels } from '../src/kernels/js.ts';
 import { WasmArena } from '../src/kernels/wasm/arena.ts';
-import { NT_AS_NN_MIN_ROWS } from '../src/kernels/wasm/backend.ts';
+import { NT_AS_NN_MIN_ROWS, PACK_BUFFER_BYTES } from '../src/kernels/wasm/backend.ts';
 import { type KernelExports, instantiateKernels } from '../src/kernels/wasm/exports.ts';
 import { GemmThreads } from '../src/kernels/wasm/gemm-threads.ts';
 import { loadKernelModule } from '../src/kernels/wasm/load.ts';
@@ -57,7 +57,15 @@ interface Bench {
 async function setup(variant: KernelVariant): Promise<Bench> {
   const memory = new wasmApi.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
   const module = await loadKernelModule(variant);
-  return { exports: instantiateKernels(module, memory), arena: new WasmArena(memory), module, memory };
+  const bench = { exports: instantiateKernels(module, memory), arena: new WasmArena(memory), module, memory };
+  // packing as in the engine (createWasmKernels gives every thread a buffer)
+  const pack = packBuffer(bench);
+  bench.exports.set_pack_buffer(pack.ptr, pack.bytes);
+  return bench;
+}
+
+function packBuffer(bench: Bench): { ptr: number; bytes: number } {
+  return { ptr: bench.arena.float32(PACK_BUFFER_BYTES / 4).byteOffset, bytes: PACK_BUFFER_BYTES };
 }
 
 /**
@@ -167,7 +175,7 @@ async function main(): Promise<void> {
     for (const s of shapes) gemmGflops(bench, s, 0.1);
     const peak = peakGflops(bench, fma, 0.3);
     // the same product split over two threads (this thread + one helper), every shape forced
-    const pool = await GemmThreads.start(bench.module, bench.memory, bench.exports, { helpers: 1 });
+    const pool = await GemmThreads.start(bench.module, bench.memory, bench.exports, { helpers: 1, packBuffers: [packBuffer(bench)] });
     const rows = shapes.map((s, i) => {
       const wasm = gemmGflops(bench, s, 0.25);
       const twoThreads = gemmGflops(bench, s, 0.15, pool);

@@ -446,6 +446,32 @@ describe('wasm GEMM on two threads', () => {
   });
 });
 
+describe('wasm GEMM operand packing', () => {
+  it('gives bit for bit the results of the unpacked kernels (NN and TN, edges, several K chunks and panels)', async () => {
+    const packed = await createWasmKernels();
+    const plain = await createWasmKernels();
+    plain.exports.set_pack_buffer(0, 0); // this instance never packs
+    for (const product of ['matmulNN', 'matmulTN'] as const) {
+      for (const [M, N, K] of [[16, 256, 64], [17, 261, 65], [64, 300, 130], [131, 517, 200], [70, 2100, 9], [33, 256, 2048], [16, 8, 64]]) {
+        for (const accumulate of [false, true]) {
+          const run = (k: WasmKernels) => {
+            const r = rng(M * 7 + N * 3 + K + (accumulate ? 1 : 0));
+            const [a] = pair(M * K, r, 1, k);
+            const [b] = pair(N * K, r, 1, k);
+            const [out] = pair(M * N, r, 1, k);
+            k[product](out, a, b, M, N, K, accumulate);
+            const result = Array.from(out);
+            for (const buf of [a, b, out]) k.free(buf);
+            return result;
+          };
+          expect(run(packed), `${product} ${M}x${N}x${K} accumulate=${accumulate}`).toEqual(run(plain));
+        }
+      }
+    }
+    await Promise.all([packed.close(), plain.close()]);
+  });
+});
+
 describe('wasm fused recurrence loops', () => {
   // the step-by-step composition rnn.ts falls back to, on the same backend
   function stepwiseForward(k: WasmKernels, hs: Float32Array, Whh: Float32Array, bhh: Float32Array, K: number, B: number, H: number, act: 'tanh' | 'relu'): void {

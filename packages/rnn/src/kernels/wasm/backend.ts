@@ -78,8 +78,13 @@ export async function createWasmKernels(opts: WasmKernelsOptions = {}): Promise<
   const exports = instantiateKernels(module, memory);
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
-  const pool = threads > 1 ? await GemmThreads.start(module, memory, exports, { helpers: threads - 1 }) : null;
-  return new WasmBackend(memory, exports, variant.fma, pool, opts.parallelMinFlops ?? 2 ** 22);
+  const backend = new WasmBackend(memory, exports, variant.fma, opts.parallelMinFlops ?? 2 ** 22);
+  if (threads > 1) {
+    const helpers = threads - 1;
+    const packBuffers = Array.from({ length: helpers }, () => backend.packBuffer());
+    backend.attachPool(await GemmThreads.start(module, memory, exports, { helpers, packBuffers }));
+  }
+  return backend;
 }
 
 /** Needs the binary built already (by an earlier `createWasmKernels` or the build script). */
@@ -87,7 +92,7 @@ export function createWasmKernelsSync(opts: WasmKernelsOptions = {}): WasmKernel
   const variant = variantOf(opts);
   const module = loadKernelModuleSync(variant);
   const memory = createMemory(opts);
-  return new WasmBackend(memory, instantiateKernels(module, memory), variant.fma, null, Infinity);
+  return new WasmBackend(memory, instantiateKernels(module, memory), variant.fma, Infinity);
 }
 
 function need(view: ArrayBufferView & { length: number }, n: number, what: string): void {
@@ -105,6 +110,9 @@ const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
  */
 export const NT_AS_NN_MIN_ROWS = 128;
 
+/** Per-thread packing buffer: a 64-row K chunk of b up to 2048 columns, plus a 64 × 64 panel of a. */
+export const PACK_BUFFER_BYTES = 64 * 4 * (2048 + 64);
+
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm-simd' as const;
   readonly arena: WasmArena;
@@ -121,13 +129,27 @@ class WasmBackend implements WasmKernels {
     readonly memory: WasmMemory,
     readonly exports: KernelExports,
     readonly fma: boolean,
-    private pool: GemmThreads | null,
     private readonly parallelMinFlops: number,
   ) {
     this.arena = new WasmArena(memory);
     this.intScratch = this.arena.int32(1024);
     this.statsScratch = this.arena.float32(2048);
     this.scratchBlock = this.arena.float32(4);
+    const pack = this.packBuffer();
+    exports.set_pack_buffer(pack.ptr, pack.bytes);
+  }
+
+  private pool: GemmThreads | null = null;
+
+  /** Helper threads for the big products and the recurrence (createWasmKernels, once). */
+  attachPool(pool: GemmThreads): void {
+    this.pool = pool;
+  }
+
+  /** A block for one thread's GEMM packing (wat/gemm.ts): K chunks of products up to N = 2048 pack. */
+  packBuffer(): { ptr: number; bytes: number } {
+    const bytes = PACK_BUFFER_BYTES;
+    return { ptr: this.arena.float32(bytes / 4).byteOffset, bytes };
   }
 
   owns(view: ArrayBufferView): boolean {

@@ -41,6 +41,8 @@ export interface KernelExports {
   /** Σ x² in double / x ← x·factor in double (see wat/norms.ts). */
   sum_squares(x: number, n: number): number;
   scale_in_place(x: number, n: number, factor: number): void;
+  /** This instance's (thread's) GEMM packing buffer; 0 bytes turns packing off. */
+  set_pack_buffer(ptr: number, bytes: number): void;
   simd_peak_8(iterations: number): number;
   simd_peak_12(iterations: number): number;
   simd_peak_16(iterations: number): number;

@@ -24,8 +24,9 @@ const HELPER_TIMEOUT_MS = 60_000;
 // Plain JavaScript (an eval worker needs no TypeScript loader, under tsx and vitest alike).
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, slot, spinMicros } = workerData;
+const { module, memory, control, slot, spinMicros, pack } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+if (pack) ex.set_pack_buffer(pack.ptr, pack.bytes);
 const c = new Int32Array(control, slot * ${SLOT_WORDS} * 4, ${SLOT_WORDS});
 const run = [ex.gemm_nt_ld, ex.gemm_nn_ld, ex.gemm_tn_ld, ex.rnn_forward_steps, ex.rnn_backward_steps];
 let seen = 0;
@@ -50,6 +51,8 @@ export interface GemmThreadsOptions {
   helpers?: number;
   /** How long an idle helper polls before sleeping, in µs (default 200). */
   spinMicros?: number;
+  /** Each helper's GEMM packing buffer in the shared memory (see wat/gemm.ts); none: no packing. */
+  packBuffers?: { ptr: number; bytes: number }[];
 }
 
 export class GemmThreads {
@@ -74,7 +77,7 @@ export class GemmThreads {
     for (let slot = 0; slot < pool.helpers; slot++) {
       const worker = new Worker(HELPER_SOURCE, {
         eval: true,
-        workerData: { module, memory, control: pool.control.buffer, slot, spinMicros: opts.spinMicros ?? 200 },
+        workerData: { module, memory, control: pool.control.buffer, slot, spinMicros: opts.spinMicros ?? 200, pack: opts.packBuffers?.[slot] ?? null },
       });
       pool.workers.push(worker);
       await new Promise<void>((resolve, reject) => {
