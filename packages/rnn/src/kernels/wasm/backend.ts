@@ -110,8 +110,8 @@ const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
  */
 export const NT_AS_NN_MIN_ROWS = 128;
 
-/** Per-thread packing buffer: a 64-row K chunk of b up to 2048 columns, plus a 64 × 64 panel of a. */
-export const PACK_BUFFER_BYTES = 64 * 4 * (2048 + 64);
+/** Per-thread packing buffer: a 128-row K chunk of b up to 2048 columns, plus a 128 × 128 panel of a (wat/gemm.ts). */
+export const PACK_BUFFER_BYTES = 128 * 4 * (2048 + 128);
 
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm-simd' as const;
