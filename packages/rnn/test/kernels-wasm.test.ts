@@ -503,7 +503,8 @@ describe('wasm fused recurrence loops', () => {
   }
 
   for (const act of ['tanh', 'relu'] as const) {
-    for (const [K, B, H] of [[1, 1, 1], [25, 1, 100], [7, 3, 13], [9, 32, 40]]) {
+    // [3, 20, 260]: step products that pack, from weights packed once for the window
+    for (const [K, B, H] of [[1, 1, 1], [25, 1, 100], [7, 3, 13], [9, 32, 40], [3, 20, 260]]) {
       it(`forward and backward equal the step-by-step loop bit for bit (${act}, K ${K}, B ${B}, H ${H})`, () => {
         const rand = rng(K * 131 + B * 7 + H);
         const [hs, hsRef] = pair((K + 1) * B * H, rand);
@@ -536,7 +537,7 @@ describe('wasm fused recurrence loops', () => {
   it('two threads (each its own band of streams) give the bits of one thread', async () => {
     const two = await createWasmKernels({ threads: 2, parallelMinFlops: 0 });
     try {
-      for (const [K, B, H] of [[5, 8, 16], [6, 9, 33], [4, 33, 100], [3, 64, 40]]) {
+      for (const [K, B, H] of [[5, 8, 16], [6, 9, 33], [4, 33, 100], [3, 64, 40], [3, 40, 264]]) {
         const run = (k: WasmKernels) => {
           const rand = rng(K + B + H);
           const [hs] = pair((K + 1) * B * H, rand, 1, k);

@@ -12,6 +12,7 @@ import { WasmArena } from './arena.ts';
 import { type KernelExports, instantiateKernels } from './exports.ts';
 import { type GemmKind, GemmThreads } from './gemm-threads.ts';
 import { defaultVariant, loadKernelModule, loadKernelModuleSync } from './load.ts';
+import { PACK_MIN_COLS, PACK_MIN_ROWS } from './wat/gemm.ts';
 import { type KernelVariant, MAX_PAGES } from './wat/module.ts';
 import { type WasmMemory, wasmApi } from './wasm-api.ts';
 
@@ -119,6 +120,7 @@ class WasmBackend implements WasmKernels {
   private intScratch: Int32Array;
   private statsScratch: Float32Array;
   private scratchBlock: Float32Array;
+  private prepackScratch: Float32Array;
   // per-call temporaries for float32 arrays outside the memory (reused lists: no allocation
   // on the zero-copy path)
   private readonly tempSources: Float32Array[] = [];
@@ -135,6 +137,7 @@ class WasmBackend implements WasmKernels {
     this.intScratch = this.arena.int32(1024);
     this.statsScratch = this.arena.float32(2048);
     this.scratchBlock = this.arena.float32(4);
+    this.prepackScratch = this.arena.float32(4);
     const pack = this.packBuffer();
     exports.set_pack_buffer(pack.ptr, pack.bytes);
   }
@@ -238,6 +241,15 @@ class WasmBackend implements WasmKernels {
     }
     this.intScratch.set(ids.subarray(0, n));
     return this.intScratch.byteOffset;
+  }
+
+  /** A second scratch block, for the packed step weights of a window, grown on demand. */
+  private prepackBlock(n: number): Float32Array {
+    if (this.prepackScratch.length < n) {
+      this.arena.release(this.prepackScratch);
+      this.prepackScratch = this.arena.float32(Math.max(n, 2 * this.prepackScratch.length));
+    }
+    return this.prepackScratch;
   }
 
   /** A scratch block of n floats for one call (Whhᵀ of a window), grown on demand. */
@@ -399,12 +411,13 @@ class WasmBackend implements WasmKernels {
       pWT = this.scratch(H * H).byteOffset;
       this.exports.transpose(pWT, pW, H, H);
     }
+    const pWTPacked = pWT !== 0 ? this.prepackedWeights(pWT, B, H) : 0;
     if (this.recurrenceInBands(K, B, H)) {
       this.pool!.runBands('rnn-forward', B, (r0, rows, args) => {
-        args.push(pHs, pW, pB, K, B, H, relu, r0, rows, pWT);
-      }, (a) => this.exports.rnn_forward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]));
+        args.push(pHs, pW, pB, K, B, H, relu, r0, rows, pWT, pWTPacked);
+      }, (a) => this.exports.rnn_forward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
     } else {
-      this.exports.rnn_forward_steps(pHs, pW, pB, K, B, H, relu, 0, B, pWT);
+      this.exports.rnn_forward_steps(pHs, pW, pB, K, B, H, relu, 0, B, pWT, pWTPacked);
     }
     return true;
   }
@@ -422,12 +435,13 @@ class WasmBackend implements WasmKernels {
     const rowSq = this.stats(K * B); // (K, B): Σ dh² of each row, whichever thread ran it
     const relu = act === 'relu' ? 1 : 0;
     const [pD, pN, pS, pHs, pW] = [dhs.byteOffset, dhNext.byteOffset, rowSq.byteOffset, hs.byteOffset, Whh.byteOffset];
+    const pWPacked = this.prepackedWeights(pW, B, H);
     if (this.recurrenceInBands(K, B, H)) {
       this.pool!.runBands('rnn-backward', B, (r0, rows, args) => {
-        args.push(pD, pN, pS, pHs, pW, K, B, H, relu, r0, rows);
-      }, (a) => this.exports.rnn_backward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]));
+        args.push(pD, pN, pS, pHs, pW, K, B, H, relu, r0, rows, pWPacked);
+      }, (a) => this.exports.rnn_backward_steps(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]));
     } else {
-      this.exports.rnn_backward_steps(pD, pN, pS, pHs, pW, K, B, H, relu, 0, B);
+      this.exports.rnn_backward_steps(pD, pN, pS, pHs, pW, K, B, H, relu, 0, B, pWPacked);
     }
     // rows summed in order in double: the same numbers for any thread count
     for (let t = 0; t < K; t++) {
@@ -436,6 +450,18 @@ class WasmBackend implements WasmKernels {
       sumSq[t] = sum;
     }
     return true;
+  }
+
+  /**
+   * The (H, H) step weights at `pW` packed once for the window (wat/gemm.ts pack_b), when the step
+   * products pack (H ≥ PACK_MIN_COLS, bands of ≥ PACK_MIN_ROWS rows); 0 otherwise. Every thread's
+   * step product then reads these slabs instead of copying the matrix again at each step.
+   */
+  private prepackedWeights(pW: number, B: number, H: number): number {
+    if (H < PACK_MIN_COLS || B < PACK_MIN_ROWS) return 0;
+    const packed = this.prepackBlock(H * H).byteOffset;
+    this.exports.pack_b(packed, pW, H, H, 4 * H);
+    return packed;
   }
 
   /** Whether the window recurrence is split over the threads: bands of whole 4-row blocks, enough work to pay. */

@@ -32,11 +32,16 @@ export interface KernelExports {
   softmax_rows(probs: number, stats: number, logits: number, N: number, C: number): void;
   softmax_xent_backward(dlogits: number, probs: number, targets: number, N: number, C: number, scale: number): void;
   /** The window recurrence forward / backward on rows [r0, r0 + nb) (see wat/recurrence.ts); relu 0 = tanh. */
-  rnn_forward_steps(hs: number, whh: number, bhh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number, whht: number): void;
+  rnn_forward_steps(
+    hs: number, whh: number, bhh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number, whht: number, whhtPacked: number,
+  ): void;
+  /** dst = b(K, N) in the packed-slab layout of the NN driver (wat/gemm.ts). */
+  pack_b(dst: number, b: number, K: number, N: number, ldb: number): void;
   /** out(C, R) = in(R, C)ᵀ. */
   transpose(out: number, input: number, R: number, C: number): void;
   rnn_backward_steps(
     dhs: number, dhnext: number, rowsq: number, hs: number, whh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number,
+    whhPacked: number,
   ): void;
   /** Σ x² in double / x ← x·factor in double (see wat/norms.ts). */
   sum_squares(x: number, n: number): number;

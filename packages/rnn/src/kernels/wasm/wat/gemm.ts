@@ -176,8 +176,8 @@ function blockCall(block: string, oAddr: string, aAddr: string, lda: string, bAd
 // Measured (fma build, 22:58 UTC, best of 30 × 10 ms, packed / not): TN 512×512×4096 39.7 / 23.3
 // GFLOP/s, TN 65×512×4096 40.5 / 33, NN 64×512×512 42.3 / 36.5; at N = 128 it does not pay
 // (NN 2048×128×65 38.9 / 40.5, NN 32×128×128 41.2 / 44).
-const PACK_MIN_ROWS = 16;
-const PACK_MIN_COLS = 256;
+export const PACK_MIN_ROWS = 16;
+export const PACK_MIN_COLS = 256;
 // A packed product runs larger panels and K chunks (more rows share each copy; the panel, the
 // chunk of b and the slabs still fit a 1.25 MiB L2): L shapes +3–10 % over 64 × 64 in a sweep
 // (22:57 UTC); the unpacked (smaller) products keep the blocking's chunks, which suit them better.
@@ -195,7 +195,7 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
     const unpackedA = kind === 'nn' ? add32(get('ak'), mul32(get('i'), get('lda'))) : add32(get('ak'), mul32(get('i'), i32(4)));
     const aAddr = full && kind === 'tn' ? sel(add32(get('apk'), mul32(mul32(sub32(get('i'), get('i0')), get('kc')), i32(4))), get('pa')) : get('pa');
     const lda = full && kind === 'tn' ? sel(i32(4 * mr), get('lda')) : get('lda');
-    const wideB = full ? sel(add32(get('pk'), mul32(mul32(get('j'), get('kc')), i32(4))), bAt) : bAt;
+    const wideB = full ? sel(add32(get('pkb'), mul32(mul32(get('j'), get('kc')), i32(4))), bAt) : bAt;
     const wideLdb = full ? sel(i32(colsPerBlock * 4), get('ldb')) : get('ldb');
     return [
       set('pa', unpackedA),
@@ -250,7 +250,7 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
   return `
 (func $gemm_${kind}_ld (export "gemm_${kind}_ld") ${DRIVER_PARAMS} ${DRIVER_LOCALS} (local $k0 i32) (local $kc i32) (local $ak i32) (local $bk i32) (local $i0 i32) (local $iEnd i32) (local $accK i32)
   (local $pk i32) (local $apk i32) (local $packed i32) (local $src i32) (local $dst i32) (local $kk i32)
-  (local $packs i32) (local $kcMax i32) (local $mc i32)
+  (local $packs i32) (local $kcMax i32) (local $mc i32) (local $pkb i32)
   ${set('pk', '(global.get $pack)')}
   ${set('packs', `(i32.and (i32.and (i32.and (i32.ne ${get('pk')} ${i32(0)}) (i32.ge_s ${get('N')} ${i32(PACK_MIN_COLS)})) (i32.ge_s ${get('M')} ${i32(PACK_MIN_ROWS)})) (i32.le_u ${need} (global.get $packBytes)))`)}
   ${set('kcMax', `(select ${i32(PACKED_K_CHUNK)} ${i32(kChunk)} ${get('packs')})`)}
@@ -265,7 +265,11 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
       ${set('ak', add32(get('a'), mul32(get('k0'), kind === 'nn' ? i32(4) : get('lda'))))}
       ${set('bk', add32(get('b'), mul32(get('k0'), get('ldb'))))}
       (if ${get('packed')} (then
-        ${[...packB, ...packA].join('\n        ')}))
+        ;; b packed once for many calls (rnn_*_steps: the recurrent weights, per window) or now
+        (if (i32.and (i32.ne (global.get $prepacked) ${i32(0)}) (i32.eq (global.get $prepackedFrom) ${get('b')}))
+          (then ${set('pkb', add32('(global.get $prepacked)', mul32(mul32(get('k0'), sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`)), i32(4))))})
+          (else ${[...packB, set('pkb', get('pk'))].join('\n            ')}))
+        ${packA.join('\n        ')}))
       ${set('i', get('i0'))}
       ${rowLoop(mr, rowBlock, 'iEnd')}
       ${set('accK', i32(1))}
@@ -277,14 +281,49 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
 
 const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 
-/** Per-instance (so per-thread) pack buffer: address and size in bytes; 0 bytes turns packing off. */
+/**
+ * Per-instance (so per-thread) pack buffer: address and size in bytes; 0 bytes turns packing off.
+ * $prepacked, when set (by rnn_*_steps around their loops), is the matrix at $prepackedFrom
+ * already in the packed layout (pack_b): NN products of that b that pack read their slabs there
+ * instead of copying b again.
+ */
 function packBuffer(): string {
   return `
 (global $pack (mut i32) (i32.const 0))
 (global $packBytes (mut i32) (i32.const 0))
+(global $prepacked (mut i32) (i32.const 0))
+(global $prepackedFrom (mut i32) (i32.const 0)) ;; the b those slabs were packed from: only that b uses them
 (func (export "set_pack_buffer") ${params(['ptr', 'bytes'])}
   (global.set $pack ${get('ptr')})
   (global.set $packBytes ${get('bytes')}))`;
+}
+
+/**
+ * dst = b(K, N) in the layout a packing NN driver copies it to, for the whole of K at once:
+ * chunk k0 (PACKED_K_CHUNK steps, fewer at the end) at dst + k0·N8·4 (N8 = N rounded down to
+ * whole slabs), slab j of it at + j·kc·4, step kk at + kk·slab bytes.
+ */
+function packWholeB(nv: number): string {
+  const slab = nv * 16;
+  return `
+(func (export "pack_b") ${params(['dst', 'b', 'K', 'N', 'ldb'])}
+  (local $k0 i32) (local $kc i32) (local $j i32) (local $kk i32) (local $src i32) (local $to i32) (local $n8 i32)
+  ${set('n8', sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`))}
+  ${whileLoop(`(i32.lt_s ${get('k0')} ${get('K')})`, [
+    set('kc', `(select ${i32(PACKED_K_CHUNK)} (i32.sub ${get('K')} ${get('k0')}) (i32.lt_s ${i32(PACKED_K_CHUNK)} (i32.sub ${get('K')} ${get('k0')})))`),
+    set('j', i32(0)),
+    whileLoop(`(i32.lt_s ${get('j')} ${get('n8')})`, [
+      set('src', add32(get('b'), add32(mul32(get('k0'), get('ldb')), mul32(get('j'), i32(4))))),
+      set('to', add32(get('dst'), mul32(add32(mul32(get('k0'), get('n8')), mul32(get('j'), get('kc'))), i32(4)))),
+      set('kk', i32(0)),
+      whileLoop(`(i32.lt_s ${get('kk')} ${get('kc')})`, [
+        ...[...Array(nv).keys()].map((v) => `(v128.store offset=${16 * v} ${get('to')} (v128.load offset=${16 * v} ${get('src')}))`),
+        inc('src', get('ldb')), inc('to', i32(slab)), inc('kk', i32(1)),
+      ]),
+      inc('j', i32(nv * 4)),
+    ]),
+    inc('k0', get('kc')),
+  ])})`;
 }
 
 function dotDriver(mr: number, nr: number): string {
@@ -321,6 +360,6 @@ export function gemmFunctions(blocking: GemmBlocking = DEFAULT_BLOCKING, fma = f
     const colWidths = rows === 1 ? [SINGLE_ROW_DOT_COLS, dotCols, 1] : [dotCols, 1];
     for (const cols of new Set(colWidths)) parts.push(dotBlock(rows, cols, vops));
   }
-  parts.push(dotDriver(dotRows, dotCols), denseWrapper('nt'), packBuffer());
+  parts.push(dotDriver(dotRows, dotCols), denseWrapper('nt'), packBuffer(), packWholeB(nv));
   return parts.join('\n');
 }

@@ -6,6 +6,8 @@
 // The B streams of a batch are independent sequences: the recurrence couples a row of h only to
 // the same row one step earlier. So a call takes a band of rows [r0, r0 + nb) and runs all K
 // steps for those rows alone; two threads given two bands need no synchronisation until the end.
+// The step products' weights may come packed once per window (pack_b; 0 = not packed), so a
+// packing product does not copy the same matrix again at every step, on every thread.
 
 import { add32, get, i32, inc, mul32, params, set, whileLoop } from './dsl.ts';
 
@@ -16,11 +18,13 @@ import { add32, get, i32, inc, mul32, params, set, whileLoop } from './dsl.ts';
  */
 function recurrenceForward(): string {
   return `
-(func (export "rnn_forward_steps") ${params(['hs', 'whh', 'bhh', 'K', 'B', 'H', 'relu', 'r0', 'nb', 'whht'])}
+(func (export "rnn_forward_steps") ${params(['hs', 'whh', 'bhh', 'K', 'B', 'H', 'relu', 'r0', 'nb', 'whht', 'whhtPacked'])}
   (local $t i32) (local $n i32) (local $step i32) (local $prev i32) (local $h i32)
   ${set('n', mul32(get('nb'), get('H')))}
   ${set('step', mul32(mul32(get('B'), get('H')), i32(4)))}
   ${set('prev', add32(get('hs'), mul32(mul32(get('r0'), get('H')), i32(4))))}
+  (global.set $prepacked ${get('whhtPacked')})
+  (global.set $prepackedFrom ${get('whht')})
   ${whileLoop(`(i32.lt_s ${get('t')} ${get('K')})`, [
     set('h', add32(get('prev'), get('step'))),
     `(if ${get('whht')}
@@ -32,7 +36,8 @@ function recurrenceForward(): string {
       (else (call $act_tanh ${get('h')} ${get('h')} ${get('n')})))`,
     set('prev', get('h')),
     inc('t', i32(1)),
-  ])})`;
+  ])}
+  (global.set $prepacked ${i32(0)}))`;
 }
 
 /**
@@ -43,12 +48,14 @@ function recurrenceBackward(): string {
   const rowCall = (act: string): string =>
     `(call $act_${act}_backward_add ${get('row')} ${get('row')} ${add32(get('dhnext'), get('off'))} ${add32(get('h'), get('off'))} ${get('H')})`;
   return `
-(func (export "rnn_backward_steps") ${params(['dhs', 'dhnext', 'rowsq', 'hs', 'whh', 'K', 'B', 'H', 'relu', 'r0', 'nb'])}
+(func (export "rnn_backward_steps") ${params(['dhs', 'dhnext', 'rowsq', 'hs', 'whh', 'K', 'B', 'H', 'relu', 'r0', 'nb', 'whhPacked'])}
   (local $t i32) (local $b i32) (local $step i32) (local $slot i32) (local $h i32) (local $row i32) (local $off i32) (local $rowBytes i32) (local $sq f32)
   ${set('step', mul32(mul32(get('B'), get('H')), i32(4)))}
   ${set('rowBytes', mul32(get('H'), i32(4)))}
   ${set('dhnext', add32(get('dhnext'), mul32(get('r0'), get('rowBytes'))))}
   ${set('t', `(i32.sub ${get('K')} ${i32(1)})`)}
+  (global.set $prepacked ${get('whhPacked')})
+  (global.set $prepackedFrom ${get('whh')})
   ${whileLoop(`(i32.ge_s ${get('t')} ${i32(0)})`, [
     set('slot', add32(add32(get('dhs'), mul32(get('t'), get('step'))), mul32(get('r0'), get('rowBytes')))),
     set('h', add32(get('slot'), add32(sub32(get('hs'), get('dhs')), get('step')))),
@@ -62,7 +69,8 @@ function recurrenceBackward(): string {
     ]),
     `(call $gemm_nn ${get('dhnext')} ${get('slot')} ${get('whh')} ${get('nb')} ${get('H')} ${get('H')} ${i32(0)})`,
     inc('t', i32(-1)),
-  ])})`;
+  ])}
+  (global.set $prepacked ${i32(0)}))`;
 }
 
 const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
