@@ -51,8 +51,14 @@ export function homeView(client: UnrollClient, navigate: (hash: string) => void)
         try {
           const ds = await client.uploadDataset(file, { name: file.name });
           const stats = Object.entries(ds.stats).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${v}`).join(', ');
-          uploadResult.textContent = `Uploaded ${ds.name ?? ds.id} as ${ds.id} (${stats}).`;
-          await refreshDatasets(ds.id);
+          const uploaded = `Uploaded ${ds.name ?? ds.id} as ${ds.id} (${stats}).`;
+          // announced once the new dataset is selected in the job form, so "uploaded" means usable
+          try {
+            await refreshDatasets(ds.id);
+            uploadResult.textContent = uploaded;
+          } catch (err) {
+            uploadResult.textContent = `${uploaded} The dataset list could not be refreshed: ${(err as Error).message}`;
+          }
         } catch (err) {
           const e = err as UnrollApiError;
           uploadResult.textContent = `Upload failed: ${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`;
