@@ -100,7 +100,10 @@ describe('scenario 4: graceful stop (SIGTERM mid-epoch)', () => {
     const epochs = 12;
     const a = await service.startWorker('s4-worker-a');
     const b = await service.startWorker('s4-worker-b');
-    const body = lmJobBody(datasetId, { epochs, seed: 11 });
+    // epochs long enough (H = 256: ≈ 0.1–0.2 s each here) that the training thread is still
+    // inside the job when the signal lands; with a tiny model it finishes all of them while the
+    // worker is still publishing the first few, and there is nothing left to stop
+    const body = lmJobBody(datasetId, { epochs, seed: 11 }, { hiddenSize: 256 });
     const jobId = await service.createJob(body);
     const trainer = await firstToPrint([a, b], new RegExp(`${jobId}.*training from scratch|training from scratch.*${jobId}`));
     const other = trainer === a ? b : a;
