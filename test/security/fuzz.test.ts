@@ -71,7 +71,11 @@ function mutate(body: Record<string, unknown>, path: string[], value: unknown): 
   const copy = structuredClone(body);
   let node: Record<string, unknown> = copy;
   const own = { enumerable: true, configurable: true, writable: true };
-  for (const part of path.slice(0, -1)) {
+  // An array's `length` cannot take an arbitrary value (RangeError in this process, not the
+  // server's), whether it is the last part of the path or one on the way.
+  const usable = (key: string): string => (Array.isArray(node) && key === 'length' ? 'x' : key);
+  for (const pathPart of path.slice(0, -1)) {
+    const part = usable(pathPart);
     // Own properties only: `node.__proto__` would walk into Object.prototype and pollute this process.
     let next = Object.hasOwn(node, part) ? node[part] : undefined;
     if (typeof next !== 'object' || next === null) {
@@ -80,9 +84,7 @@ function mutate(body: Record<string, unknown>, path: string[], value: unknown): 
     }
     node = next as Record<string, unknown>;
   }
-  // An array's `length` cannot take an arbitrary value (RangeError in this process, not the server's).
-  const key = path.at(-1) ?? 'x';
-  Object.defineProperty(node, Array.isArray(node) && key === 'length' ? 'x' : key, { value, ...own });
+  Object.defineProperty(node, usable(path.at(-1) ?? 'x'), { value, ...own });
   return copy;
 }
 const pathArb = fc.array(fc.oneof(fc.constantFrom('datasetId', 'task', 'model', 'training', 'inline', 'inputs', 'weights', 'prime', 'length', 'temperature', 'topK', 'seed', 'hiddenSize', 'init', 'optimizer', 'lr', 'bptt', 'k1', 'k2', 'epochs', 'batchSize', 'clip', 'schedule', 'content', 'format', 'csv'), hostileKey), { minLength: 1, maxLength: 3 });
