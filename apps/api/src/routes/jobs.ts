@@ -18,8 +18,8 @@ import {
   type DatasetFormat,
   type Task,
 } from '@unroll/protocol';
-import { ActiveJobsCapError, blobKeys, IllegalTransitionError, newDatasetId, toPublicJob, type DatasetRecord } from '@unroll/store';
-import { ApiError } from '../errors.ts';
+import { ActiveJobsCapError, blobKeys, IllegalTransitionError, JobNotFoundError, newDatasetId, newJobId, toPublicJob, type DatasetRecord } from '@unroll/store';
+import { ApiError, isRedisUnavailable } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
 import { DatasetError } from '../engine.ts';
 import { withExamples } from './openapi-examples.ts';
@@ -40,6 +40,12 @@ export function checkCompatible(task: Task, dataset: Pick<DatasetRecord, 'id' | 
 
 /** How long the API keeps trying to mark a job it could not enqueue as failed (Redis away). */
 const ENQUEUE_FAILED_RETRY_MS = 120_000;
+/**
+ * How long a record that is not there yet may still appear once Redis answers again: a create
+ * whose reply was lost can still run after the API gave up on it (replayed from the client's
+ * offline queue, or re-sent as EVAL after the restarted Redis answered NOSCRIPT).
+ */
+const LATE_CREATE_GRACE_MS = 15_000;
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   let closing = false;
@@ -47,14 +53,28 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     closing = true;
   });
 
+  /**
+   * Marks a job the client was not given (a 503) failed, retrying in the background while Redis is
+   * away, so no record stays queued without a queue entry. The record may not exist: its create
+   * may have failed, or may still land (see LATE_CREATE_GRACE_MS), so "not found" is only believed
+   * once Redis has kept answering it for that long.
+   */
   async function failUnqueuedJob(jobId: string): Promise<void> {
     const deadline = Date.now() + ENQUEUE_FAILED_RETRY_MS;
+    let absentSince: number | null = null;
     for (let delay = 200; !closing && Date.now() < deadline; delay = Math.min(delay * 2, 5000)) {
       try {
         await app.jobs.transition(jobId, 'failed', { error: { code: 'enqueue_failed', message: 'the job could not be queued (Redis unavailable); it was not acknowledged' } });
         return;
       } catch (err) {
         if (err instanceof IllegalTransitionError) return; // it moved on: not ours to fail any more
+        if (err instanceof JobNotFoundError) {
+          absentSince ??= Date.now();
+          if (Date.now() - absentSince >= LATE_CREATE_GRACE_MS) return; // its create never ran
+          delay = 200; // Redis answers: look again soon
+        } else {
+          absentSince = null;
+        }
         await new Promise((r) => setTimeout(r, delay).unref());
       }
     }
@@ -139,8 +159,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         dataset = found;
       }
       const spec = JobSpec.parse({ datasetId: dataset.id, task: body.task, model: body.model, training: body.training });
-      // Durable record first (Redis runs with AOF), then the queue entry.
-      const job = await app.jobs.create({ tenant: request.tenant, spec, maxActiveJobs: app.config.MAX_ACTIVE_JOBS_PER_TENANT });
+      // Durable record first (Redis runs with AOF), then the queue entry. The id is chosen here so
+      // that a create whose outcome is unknown (Redis went away mid-call) can still be failed.
+      const jobId = newJobId();
+      let job;
+      try {
+        job = await app.jobs.create({ id: jobId, tenant: request.tenant, spec, maxActiveJobs: app.config.MAX_ACTIVE_JOBS_PER_TENANT });
+      } catch (err) {
+        if (isRedisUnavailable(err)) void failUnqueuedJob(jobId);
+        throw err;
+      }
       request.log.info({ jobId: job.id }, 'job created');
       try {
         await app.queue.enqueue(job.id);
