@@ -42,7 +42,7 @@ export function sumSquaresByParam(buf: FloatArray, layout: ParamLayout, out: Flo
   let total = 0;
   for (let p = 0; p < layout.views.length; p++) {
     const v = layout.views[p];
-    const sumSq = v.offset === 0 ? k.sumSquares(buf, v.size) : k.sumSquares(buf.subarray(v.offset, v.offset + v.size), v.size);
+    const sumSq = k.sumSquares(buf.subarray(v.offset, v.offset + v.size), v.size);
     out[p] = sumSq;
     total += sumSq;
   }

@@ -126,3 +126,25 @@ export class WasmArena {
     }
   }
 }
+
+/** A block of the arena reused by call after call, replaced by one at least twice as large when a call needs more. */
+export class ScratchBlock<T extends Float32Array | Int32Array> {
+  private block: T;
+
+  constructor(
+    private readonly arena: WasmArena,
+    private readonly make: (n: number) => T,
+    initial: number,
+  ) {
+    this.block = make(initial);
+  }
+
+  /** The block, holding at least n elements (its contents are not kept when it grows). */
+  atLeast(n: number): T {
+    if (this.block.length < n) {
+      this.arena.release(this.block);
+      this.block = this.make(Math.max(n, 2 * this.block.length));
+    }
+    return this.block;
+  }
+}

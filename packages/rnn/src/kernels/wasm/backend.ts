@@ -8,7 +8,7 @@ import type { Activation } from '../../spec.ts';
 import type { Dtype, FloatArray } from '../../layout.ts';
 import { jsKernels } from '../js.ts';
 import type { AdamStepScalars, Kernels } from '../kernels.ts';
-import { WasmArena } from './arena.ts';
+import { ScratchBlock, WasmArena } from './arena.ts';
 import { type KernelExports, instantiateKernels } from './exports.ts';
 import { type GemmKind, GemmThreads } from './gemm-threads.ts';
 import { defaultVariant, loadKernelModule, loadKernelModuleSync } from './load.ts';
@@ -117,10 +117,11 @@ export const PACK_BUFFER_BYTES = 128 * 4 * (2048 + 128);
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm-simd' as const;
   readonly arena: WasmArena;
-  private intScratch: Int32Array;
-  private statsScratch: Float32Array;
-  private scratchBlock: Float32Array;
-  private prepackScratch: Float32Array;
+  // blocks reused by every call (never shared between calls in flight: one calling thread)
+  private readonly idsBlock: ScratchBlock<Int32Array>; // token ids / targets copied in
+  private readonly statsBlock: ScratchBlock<Float32Array>; // per-row statistics out of a kernel
+  private readonly transposeBlock: ScratchBlock<Float32Array>; // a transposed operand (Whhᵀ, bᵀ)
+  private readonly prepackBlock: ScratchBlock<Float32Array>; // the packed step weights of a window
   // per-call temporaries for float32 arrays outside the memory (reused lists: no allocation
   // on the zero-copy path)
   private readonly tempSources: Float32Array[] = [];
@@ -134,10 +135,11 @@ class WasmBackend implements WasmKernels {
     private readonly parallelMinFlops: number,
   ) {
     this.arena = new WasmArena(memory);
-    this.intScratch = this.arena.int32(1024);
-    this.statsScratch = this.arena.float32(2048);
-    this.scratchBlock = this.arena.float32(4);
-    this.prepackScratch = this.arena.float32(4);
+    const floats = (n: number) => this.arena.float32(n);
+    this.idsBlock = new ScratchBlock(this.arena, (n) => this.arena.int32(n), 1024);
+    this.statsBlock = new ScratchBlock(this.arena, floats, 2048);
+    this.transposeBlock = new ScratchBlock(this.arena, floats, 4);
+    this.prepackBlock = new ScratchBlock(this.arena, floats, 4);
     const pack = this.packBuffer();
     exports.set_pack_buffer(pack.ptr, pack.bytes);
   }
@@ -235,38 +237,9 @@ class WasmBackend implements WasmKernels {
   private intPtr(ids: Int32Array, n: number, what: string): number {
     need(ids, n, what);
     if (this.arena.owns(ids)) return ids.byteOffset;
-    if (this.intScratch.length < n) {
-      this.arena.release(this.intScratch);
-      this.intScratch = this.arena.int32(Math.max(n, 2 * this.intScratch.length));
-    }
-    this.intScratch.set(ids.subarray(0, n));
-    return this.intScratch.byteOffset;
-  }
-
-  /** A second scratch block, for the packed step weights of a window, grown on demand. */
-  private prepackBlock(n: number): Float32Array {
-    if (this.prepackScratch.length < n) {
-      this.arena.release(this.prepackScratch);
-      this.prepackScratch = this.arena.float32(Math.max(n, 2 * this.prepackScratch.length));
-    }
-    return this.prepackScratch;
-  }
-
-  /** A scratch block of n floats for one call (Whhᵀ of a window), grown on demand. */
-  private scratch(n: number): Float32Array {
-    if (this.scratchBlock.length < n) {
-      this.arena.release(this.scratchBlock);
-      this.scratchBlock = this.arena.float32(Math.max(n, 2 * this.scratchBlock.length));
-    }
-    return this.scratchBlock;
-  }
-
-  private stats(n: number): Float32Array {
-    if (this.statsScratch.length < n) {
-      this.arena.release(this.statsScratch);
-      this.statsScratch = this.arena.float32(Math.max(n, 2 * this.statsScratch.length));
-    }
-    return this.statsScratch;
+    const copy = this.idsBlock.atLeast(n);
+    copy.set(ids.subarray(0, n));
+    return copy.byteOffset;
   }
 
   // ---- products -----------------------------------------------------------------------------
@@ -277,7 +250,7 @@ class WasmBackend implements WasmKernels {
       need(out, M * N, 'matmulNT out');
       need(a, M * K, 'matmulNT a');
       need(b, N * K, 'matmulNT b');
-      const bT = this.scratch(N * K);
+      const bT = this.transposeBlock.atLeast(N * K);
       this.exports.transpose(bT.byteOffset, b.byteOffset, N, K);
       this.gemm('nn', out.byteOffset, a.byteOffset, bT.byteOffset, M, N, K, accumulate);
       return;
@@ -408,7 +381,7 @@ class WasmBackend implements WasmKernels {
     // from 4 streams the step product runs as h·(Whhᵀ) in outer-product blocks (one transpose a window)
     let pWT = 0;
     if (B >= 4) {
-      pWT = this.scratch(H * H).byteOffset;
+      pWT = this.transposeBlock.atLeast(H * H).byteOffset;
       this.exports.transpose(pWT, pW, H, H);
     }
     const pWTPacked = pWT !== 0 ? this.prepackedWeights(pWT, B, H) : 0;
@@ -432,7 +405,7 @@ class WasmBackend implements WasmKernels {
     need(hs, (K + 1) * B * H, 'recurrenceBackward hs');
     need(Whh, H * H, 'recurrenceBackward Whh');
     need(sumSq, K, 'recurrenceBackward sumSq');
-    const rowSq = this.stats(K * B); // (K, B): Σ dh² of each row, whichever thread ran it
+    const rowSq = this.statsBlock.atLeast(K * B); // (K, B): Σ dh² of each row, whichever thread ran it
     const relu = act === 'relu' ? 1 : 0;
     const [pD, pN, pS, pHs, pW] = [dhs.byteOffset, dhNext.byteOffset, rowSq.byteOffset, hs.byteOffset, Whh.byteOffset];
     const pWPacked = this.prepackedWeights(pW, B, H);
@@ -459,7 +432,7 @@ class WasmBackend implements WasmKernels {
    */
   private prepackedWeights(pW: number, B: number, H: number): number {
     if (H < PACK_MIN_COLS || B < PACK_MIN_ROWS) return 0;
-    const packed = this.prepackBlock(H * H).byteOffset;
+    const packed = this.prepackBlock.atLeast(H * H).byteOffset;
     this.exports.pack_b(packed, pW, H, H, 4 * H);
     return packed;
   }
@@ -498,7 +471,7 @@ class WasmBackend implements WasmKernels {
     for (let r = 0; r < N; r++) {
       if (targets[r] >= C) throw new RangeError(`target class ${targets[r]} out of range [0, ${C})`);
     }
-    const stats = this.stats(2 * N);
+    const stats = this.statsBlock.atLeast(2 * N);
     const pp = this.ptr(probs, N * C, 'softmaxCrossEntropyForward probs', true);
     this.exports.softmax_rows(pp, stats.byteOffset, this.ptr(logits, N * C, 'softmaxCrossEntropyForward logits', false), N, C);
     this.done();

@@ -5,6 +5,7 @@ export const get = (name: string): string => `(local.get $${name})`;
 export const set = (name: string, value: string): string => `(local.set $${name} ${value})`;
 export const i32 = (n: number): string => `(i32.const ${n})`;
 export const add32 = (a: string, b: string): string => `(i32.add ${a} ${b})`;
+export const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 export const mul32 = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
 export const inc = (name: string, by: string): string => set(name, add32(get(name), by));
 

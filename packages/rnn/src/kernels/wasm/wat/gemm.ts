@@ -12,7 +12,7 @@
 // Every block reads `out` first when `acc` is set, so overwrite never needs a separate clear.
 
 import {
-  type FloatOps, add32, doWhile, get, i32, inc, locals, mul32, params, scalarOps, set, vectorFmaOps, vectorOps, whileLoop,
+  type FloatOps, add32, doWhile, get, i32, inc, locals, mul32, params, scalarOps, set, sub32, vectorFmaOps, vectorOps, whileLoop,
 } from './dsl.ts';
 
 export interface GemmBlocking {
@@ -184,6 +184,11 @@ export const PACK_MIN_COLS = 256;
 const PACKED_K_CHUNK = 128;
 const PACKED_M_CHUNK = 128;
 
+/** N rounded down to whole slabs of nv vectors (the columns the packed slabs hold). */
+const slabColumns = (nv: number): string => sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`);
+/** min(max, K − k0): the length of the K chunk starting at k0. */
+const chunkLength = (max: string): string => `(select ${max} (i32.sub ${get('K')} ${get('k0')}) (i32.lt_s ${max} (i32.sub ${get('K')} ${get('k0')})))`;
+
 function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, mChunk: number): string {
   const oAt = add32(get('po'), mul32(get('j'), i32(4)));
   const bAt = add32(get('bk'), mul32(get('j'), i32(4)));
@@ -228,7 +233,7 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
   // TN: the panel's full 4-row blocks of a: block (i − i0)/mr holds a[k0 + kk, i .. i + mr) at apk + (i − i0)·kc·4 + kk·4·mr
   const packA = kind === 'tn'
     ? [
-        set('apk', add32(get('pk'), mul32(mul32(sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`), get('kc')), i32(4)))),
+        set('apk', add32(get('pk'), mul32(mul32(slabColumns(nv), get('kc')), i32(4)))),
         set('i', get('i0')),
         whileLoop(`(i32.le_s ${add32(get('i'), i32(mr))} ${get('iEnd')})`, [
           set('src', add32(get('ak'), mul32(get('i'), i32(4)))),
@@ -261,13 +266,13 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
     ${set('k0', i32(0))}
     ${set('accK', get('acc'))}
     (loop $chunks
-      ${set('kc', `(select ${get('kcMax')} (i32.sub ${get('K')} ${get('k0')}) (i32.lt_s ${get('kcMax')} (i32.sub ${get('K')} ${get('k0')})))`)}
+      ${set('kc', chunkLength(get('kcMax')))}
       ${set('ak', add32(get('a'), mul32(get('k0'), kind === 'nn' ? i32(4) : get('lda'))))}
       ${set('bk', add32(get('b'), mul32(get('k0'), get('ldb'))))}
       (if ${get('packed')} (then
         ;; b packed once for many calls (rnn_*_steps: the recurrent weights, per window) or now
         (if (i32.and (i32.ne (global.get $prepacked) ${i32(0)}) (i32.eq (global.get $prepackedFrom) ${get('b')}))
-          (then ${set('pkb', add32('(global.get $prepacked)', mul32(mul32(get('k0'), sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`)), i32(4))))})
+          (then ${set('pkb', add32('(global.get $prepacked)', mul32(mul32(get('k0'), slabColumns(nv)), i32(4))))})
           (else ${[...packB, set('pkb', get('pk'))].join('\n            ')}))
         ${packA.join('\n        ')}))
       ${set('i', get('i0'))}
@@ -278,8 +283,6 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
     ${set('i0', get('iEnd'))}
     (br_if $panels (i32.lt_s ${get('i0')} ${get('M')}))))`;
 }
-
-const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 
 /**
  * Per-instance (so per-thread) pack buffer: address and size in bytes; 0 bytes turns packing off.
@@ -308,9 +311,9 @@ function packWholeB(nv: number): string {
   return `
 (func (export "pack_b") ${params(['dst', 'b', 'K', 'N', 'ldb'])}
   (local $k0 i32) (local $kc i32) (local $j i32) (local $kk i32) (local $src i32) (local $to i32) (local $n8 i32)
-  ${set('n8', sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`))}
+  ${set('n8', slabColumns(nv))}
   ${whileLoop(`(i32.lt_s ${get('k0')} ${get('K')})`, [
-    set('kc', `(select ${i32(PACKED_K_CHUNK)} (i32.sub ${get('K')} ${get('k0')}) (i32.lt_s ${i32(PACKED_K_CHUNK)} (i32.sub ${get('K')} ${get('k0')})))`),
+    set('kc', chunkLength(i32(PACKED_K_CHUNK))),
     set('j', i32(0)),
     whileLoop(`(i32.lt_s ${get('j')} ${get('n8')})`, [
       set('src', add32(get('b'), add32(mul32(get('k0'), get('ldb')), mul32(get('j'), i32(4))))),

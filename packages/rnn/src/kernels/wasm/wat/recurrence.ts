@@ -9,7 +9,7 @@
 // The step products' weights may come packed once per window (pack_b; 0 = not packed), so a
 // packing product does not copy the same matrix again at every step, on every thread.
 
-import { add32, get, i32, inc, mul32, params, set, whileLoop } from './dsl.ts';
+import { add32, get, i32, inc, mul32, params, set, sub32, whileLoop } from './dsl.ts';
 
 /**
  * for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh) on rows [r0, r0 + nb) of hs (K + 1, B, H).
@@ -72,8 +72,6 @@ function recurrenceBackward(): string {
   ])}
   (global.set $prepacked ${i32(0)}))`;
 }
-
-const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 
 /** out(C, R) = in(R, C)ᵀ, row by row of `in` (reads contiguous, writes strided). */
 function transpose(): string {
