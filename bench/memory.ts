@@ -9,6 +9,7 @@
 //   in a textCorpusBuffer, decoded in place into its token array by parseTextCorpusBytes, trained on.
 
 import { parseArgs } from 'node:util';
+import { fillRandomWalk } from './random-walk.ts';
 import { type TokenStream, Trainer, parseTextCorpusBytes, textCorpusBuffer } from '../packages/rnn/src/index.ts';
 import type { Kernels } from '../packages/rnn/src/kernels/kernels.ts';
 import { jsKernels } from '../packages/rnn/src/kernels/js.ts';
@@ -40,32 +41,20 @@ const kernels: Kernels =
   values.backend === 'wasm' ? await (await import('../packages/rnn/src/kernels/wasm/index.ts')).createWasmKernels() : jsKernels;
 mark('started');
 
-// the engine bench's random walk over V ids (xorshift32 steps); as text, id is '0' + id (ASCII,
+// the corpus: the reference benchmarks' random walk over V ids; as text, id is '0' + id (ASCII,
 // one UTF-8 byte each)
-function fillWalk(out: Int32Array | Uint8Array, offset: number): void {
-  let state = 0x9e3779b9;
-  let cur = 0;
-  for (let i = 0; i < out.length; i++) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    cur = (cur + 1 + (state % 5)) % V;
-    out[i] = offset + cur;
-  }
-}
+const WALK_STATE = 0x9e3779b9;
 
 let corpus: TokenStream;
 if (values.path === 'tokens') {
   const tokens = new Int32Array(bytes);
-  fillWalk(tokens, 0);
+  fillRandomWalk(tokens, V, WALK_STATE);
   corpus = { kind: 'token-stream', tokens, vocab: Array.from({ length: V }, (_, id) => String.fromCharCode(48 + id)) };
 } else {
   // as the worker holds them (apps/worker/src/processor.ts, training-thread.ts): the dataset's
   // bytes in a textCorpusBuffer, decoded in place, then the reference to them dropped
   const dataset: { bytes: Uint8Array } = { bytes: textCorpusBuffer(bytes) };
-  fillWalk(dataset.bytes, 48);
+  fillRandomWalk(dataset.bytes, V, WALK_STATE, 48);
   mark('bytes');
   corpus = parseTextCorpusBytes(dataset.bytes, { inPlace: true });
   dataset.bytes = new Uint8Array(0);

@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fillRandomWalk } from './random-walk.ts';
 
 const V = 65;
 const LR = 2e-3;
@@ -80,17 +81,7 @@ await tf.ready();
 // the ids only need some structure)
 const total = B * K * (steps + warmup + 1) + 1;
 const tokens = new Int32Array(total);
-let state = (int('seed') * 2654435761) >>> 0 || 1;
-let cur = 0;
-for (let i = 0; i < total; i++) {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  cur = (cur + 1 + (state % 5)) % V;
-  tokens[i] = cur;
-}
+fillRandomWalk(tokens, V, (int('seed') * 2654435761) >>> 0 || 1);
 const L = Math.floor((total - 1) / B);
 
 /** Window `w`'s (B, K) inputs and targets: stream b reads positions b·L + w·K + t. */
