@@ -12,7 +12,7 @@ import { jsKernels } from '../src/kernels/js.ts';
 import { WasmArena } from '../src/kernels/wasm/arena.ts';
 import { NT_AS_NN_MIN_ROWS, PACK_BUFFER_BYTES } from '../src/kernels/wasm/backend.ts';
 import { type KernelExports, instantiateKernels } from '../src/kernels/wasm/exports.ts';
-import { GemmThreads } from '../src/kernels/wasm/gemm-threads.ts';
+import { BandThreads } from '../src/kernels/wasm/band-threads.ts';
 import { loadKernelModule } from '../src/kernels/wasm/load.ts';
 import { relaxedSimdAvailable } from '../src/kernels/wasm/relaxed-simd.ts';
 import { type WasmMemory, type WasmModule, wasmApi } from '../src/kernels/wasm/wasm-api.ts';
@@ -91,7 +91,7 @@ function time(fn: () => void, seconds: number): number {
   return best;
 }
 
-function gemmGflops(bench: Bench, s: Shape, seconds: number, threads: GemmThreads | null = null): number {
+function gemmGflops(bench: Bench, s: Shape, seconds: number, threads: BandThreads | null = null): number {
   const { arena, exports } = bench;
   const aLen = s.kind === 'tn' ? s.K * s.M : s.M * s.K;
   const bLen = s.kind === 'nt' ? s.N * s.K : s.K * s.N;
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     for (const s of shapes) gemmGflops(bench, s, 0.1);
     const peak = peakGflops(bench, fma, 0.3);
     // the same product split over two threads (this thread + one helper), every shape forced
-    const pool = await GemmThreads.start(bench.module, bench.memory, bench.exports, { helpers: 1, packBuffers: [packBuffer(bench)] });
+    const pool = await BandThreads.start(bench.module, bench.memory, bench.exports, { helpers: 1, packBuffers: [packBuffer(bench)] });
     const rows = shapes.map((s, i) => {
       const wasm = gemmGflops(bench, s, 0.25);
       const twoThreads = gemmGflops(bench, s, 0.15, pool);

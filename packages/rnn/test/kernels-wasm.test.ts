@@ -180,6 +180,20 @@ describe('wasm elementwise kernels vs JS reference', () => {
     }
   });
 
+  it('tanh and softmax keep NaN (so the trainer\'s non-finite checks see it), in vector lanes and tails', () => {
+    const n = 7; // one f32x4 step and a 3-element scalar tail
+    const pre = wk.alloc(n, 'float32') as Float32Array;
+    pre.set([NaN, 1, Infinity, -Infinity, 0.5, NaN, -2]);
+    wk.actForward(pre, pre, n, 'tanh');
+    expect(Array.from(pre)).toEqual([NaN, Math.fround(Math.tanh(1)), 1, -1, expect.closeTo(Math.tanh(0.5), 6), NaN, expect.closeTo(Math.tanh(-2), 6)]);
+    const logits = wk.alloc(2 * n, 'float32') as Float32Array;
+    logits.set([NaN, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, NaN, 7]);
+    const probs = wk.alloc(2 * n, 'float32') as Float32Array;
+    const losses = new Float32Array(2);
+    wk.softmaxCrossEntropyForward(probs, losses, logits, Int32Array.of(1, 2), 2, n);
+    expect(Number.isNaN(losses[0]) && Number.isNaN(losses[1])).toBe(true);
+  });
+
   it('relu forward and backward match exactly (NaN and -0 give 0)', () => {
     const rand = rng(12);
     for (const n of SIZES) {
@@ -239,9 +253,24 @@ describe('wasm elementwise kernels vs JS reference', () => {
     }
   });
 
+  it('transpose (tiles of 4 × 4 blocks): exact on every shape, tile edges and remainders included', () => {
+    const rand = rng(15);
+    for (const [R, C] of [[1, 1], [1, 7], [7, 1], [3, 5], [4, 4], [16, 16], [17, 33], [20, 4], [33, 18], [512, 65], [65, 512]]) {
+      const [input] = pair(R * C, rand);
+      const out = wk.alloc(R * C + 1, 'float32') as Float32Array;
+      out[R * C] = 42; // nothing written past the end
+      wk.exports.transpose(out.byteOffset, input.byteOffset, R, C);
+      for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) if (out[c * R + r] !== input[r * C + c]) throw new Error(`${R}x${C}: (${r}, ${c})`);
+      expect(out[R * C]).toBe(42);
+      wk.free(input);
+      wk.free(out);
+    }
+  });
+
   it('token column gather / scatter, padding ids skipped, out-of-range ids rejected', () => {
     const rand = rng(14);
-    for (const [B, H, I] of [[1, 1, 1], [5, 7, 3], [32, 128, 65], [3, 9, 200]]) {
+    // B < I walks columns, B ≥ I goes through the transposed weights
+    for (const [B, H, I] of [[1, 1, 1], [5, 7, 3], [32, 128, 65], [3, 9, 200], [70, 9, 65], [300, 130, 65]]) {
       const ids = Int32Array.from({ length: B }, (_, b) => (b % 4 === 3 ? -1 : Math.floor(rand() * I)));
       const [W, WRef] = pair(H * I, rand);
       const [out, outRef] = pair(B * H, rand);
@@ -443,6 +472,70 @@ describe('wasm GEMM on two threads', () => {
     Atomics.notify(control, 0); // the stale wake-up
     await new Promise((r) => setTimeout(r, 30));
     expect(Array.from(out)).toEqual(Array.from(once));
+  });
+});
+
+describe('wasm elementwise passes on two threads', () => {
+  let two: WasmKernels;
+  const kinds: string[] = [];
+  beforeAll(async () => {
+    two = await createWasmKernels({ threads: 2 });
+    // record which passes really went to the helper (sizes below are above ELEMENTWISE_SPLIT_MIN_FLOATS)
+    const pool = (two as unknown as { pool: { runBands: (kind: string, ...rest: unknown[]) => number } }).pool;
+    const runBands = pool.runBands.bind(pool);
+    pool.runBands = (kind, ...rest) => {
+      kinds.push(kind);
+      return runBands(kind, ...rest);
+    };
+  });
+  afterAll(async () => {
+    await two.close();
+  });
+
+  const bits = (x: Float32Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+
+  it('give the bits of one thread and of the JS reference (row and column bands, odd widths, padding ids)', () => {
+    const rand = rng(23);
+    for (const [N, C, I] of [[2048, 128, 65], [600, 65, 65], [257, 130, 7], [9000, 5, 3]]) {
+      kinds.length = 0;
+      const ids = Int32Array.from({ length: N }, (_, r) => (r % 7 === 3 ? -1 : Math.floor(rand() * I)));
+      const [W, WOne] = pair(C * I, rand, 1, two);
+      const [out, outOne] = pair(N * C, rand, 1, two);
+      const [bias, biasOne] = pair(C, rand, 1, two);
+      const [dW, dWOne] = pair(C * I, rand, 1, two);
+      const [dbias, dbiasOne] = pair(C, rand, 1, two);
+      const outRef = Float32Array.from(outOne), dWRef = Float32Array.from(dWOne), dbiasRef = Float32Array.from(dbiasOne);
+      for (const [k, o, w, b, dw, db] of [
+        [two, out, W, bias, dW, dbias], [wk, outOne, WOne, biasOne, dWOne, dbiasOne], [jsKernels, outRef, WOne, biasOne, dWRef, dbiasRef],
+      ] as const) {
+        k.gatherColumnsAdd(o, ids, w, N, C, I);
+        k.addBias(o, b, N, C);
+        k.scatterColumnsAdd(dw, ids, o, N, C, I);
+        k.biasGradAdd(db, o, N, C);
+      }
+      const what = `N ${N} C ${C} I ${I}`;
+      expect(bits(out).equals(bits(outOne)), `gather + bias ${what}`).toBe(true);
+      expect(bits(dW).equals(bits(dWOne)), `scatter ${what}`).toBe(true);
+      expect(bits(dbias).equals(bits(dbiasOne)), `bias gradient ${what}`).toBe(true);
+      expect(Array.from(outOne)).toEqual(Array.from(outRef));
+      expect(Array.from(dWOne)).toEqual(Array.from(dWRef));
+      expect(Array.from(dbiasOne)).toEqual(Array.from(dbiasRef));
+      for (const h of [out, outOne]) for (let i = 0; i < h.length; i += 3) h[i] = Math.tanh(h[i] * 3);
+      expect(two.countSaturated(out, N * C, 'tanh')).toBe(jsKernels.countSaturated(outOne, N * C, 'tanh'));
+      expect(two.countSaturated(out, N * C, 'relu')).toBe(jsKernels.countSaturated(outOne, N * C, 'relu'));
+      const targets = Int32Array.from({ length: N }, (_, r) => (r % 5 === 2 ? -1 : Math.floor(rand() * C)));
+      const [probs, probsOne] = [two.alloc(N * C, 'float32') as Float32Array, wk.alloc(N * C, 'float32') as Float32Array];
+      const [losses, lossesOne] = [new Float32Array(N), new Float32Array(N)];
+      two.softmaxCrossEntropyForward(probs, losses, out, targets, N, C);
+      wk.softmaxCrossEntropyForward(probsOne, lossesOne, outOne, targets, N, C);
+      expect(bits(probs).equals(bits(probsOne)), `softmax ${what}`).toBe(true);
+      expect(Array.from(losses)).toEqual(Array.from(lossesOne));
+      // column bands need more than one cache line (scatter) / 32-column chunk (bias gradient) of columns
+      const columnKinds = C > 32 ? ['scatter-columns', 'bias-grad'] : [];
+      expect(new Set(kinds), what).toEqual(new Set(['gather-rows', 'add-bias', ...columnKinds, 'count-saturated-tanh', 'count-saturated-relu', 'softmax-rows']));
+      for (const x of [W, out, bias, dW, dbias, probs]) two.free(x);
+      wk.free(probsOne);
+    }
   });
 });
 

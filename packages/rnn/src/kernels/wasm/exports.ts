@@ -26,9 +26,15 @@ export interface KernelExports {
     eps: number, negStep: number, l2: number, decay: number, fromEnd: number,
   ): void;
   add_bias(out: number, bias: number, N: number, C: number): void;
-  bias_grad_add(dbias: number, dout: number, N: number, C: number): void;
+  /** dbias(C) += Σ rows of dout, rows ld bytes apart. */
+  bias_grad_add(dbias: number, dout: number, N: number, C: number, ld: number): void;
+  /** out(B, H) += W(H, I)[:, ids[b]] / dW(H, I)[:, ids[b]] += dout(B, H)[b, :], walking columns (ids < 0 skipped). */
   gather_columns_add(out: number, ids: number, W: number, B: number, H: number, I: number): void;
   scatter_columns_add(dW: number, ids: number, dout: number, B: number, H: number, I: number): void;
+  /** out(N, C)[r] += WT(I, C)[ids[r]] (ids < 0 skipped). */
+  gather_rows_add(out: number, ids: number, WT: number, N: number, C: number): void;
+  /** dW(H, I)[c0 + c, ids[r]] += dout(N, H)[r, c0 + c] for c in [0, w), through scratch (I, w) (ids < 0 skipped). */
+  scatter_columns_band(dW: number, ids: number, dout: number, N: number, H: number, I: number, c0: number, w: number, scratch: number): void;
   softmax_rows(probs: number, stats: number, logits: number, N: number, C: number): void;
   softmax_xent_backward(dlogits: number, probs: number, targets: number, N: number, C: number, scale: number): void;
   /** The window recurrence forward / backward on rows [r0, r0 + nb) (see wat/recurrence.ts); relu 0 = tanh. */

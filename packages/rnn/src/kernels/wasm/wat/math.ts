@@ -25,7 +25,7 @@ function horner(ops: FloatOps, coeffs: readonly number[], x: string): string {
  */
 export function tanhInto(ops: FloatOps, out: string, x: string, x2: string): string[] {
   return [
-    set(x, ops.max(ops.min(get(x), ops.c(TANH_CLAMP)), ops.c(-TANH_CLAMP))),
+    set(x, ops.clamp(get(x), ops.c(-TANH_CLAMP), ops.c(TANH_CLAMP))),
     set(x2, ops.mul(get(x), get(x))),
     set(out, ops.div(ops.mul(horner(ops, TANH_P, get(x2)), get(x)), horner(ops, TANH_Q, get(x2)))),
   ];
@@ -44,12 +44,14 @@ const EXP_P = [5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-
 export function expInto(ops: FloatOps, out: string, x: string, n: string, r: string): string[] {
   const vector = ops.type === 'v128';
   const nearest = (v: string): string => (vector ? `(f32x4.nearest ${v})` : `(f32.nearest ${v})`);
-  // 2^n: (n + 127) << 23 reinterpreted as float
+  // 2^n: (n + 127) << 23 reinterpreted as float. The vector form reads the integer n (|n| ≤ 127)
+  // out of the bits of n + 1.5·2^23 (0x4B400000 + n) instead of i32x4.trunc_sat_f32x4_s, which
+  // x64 runs as a long saturating sequence; the value is the same
   const pow2n = vector
-    ? `(i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s ${get(n)}) (v128.const i32x4 127 127 127 127)) (i32.const 23))`
+    ? `(i32x4.shl (i32x4.add (f32x4.add ${get(n)} (v128.const f32x4 12582912.0 12582912.0 12582912.0 12582912.0)) (v128.const i32x4 ${127 - 0x4b400000} ${127 - 0x4b400000} ${127 - 0x4b400000} ${127 - 0x4b400000})) (i32.const 23))`
     : `(f32.reinterpret_i32 (i32.shl (i32.add (i32.trunc_sat_f32_s ${get(n)}) (i32.const 127)) (i32.const 23)))`;
   return [
-    set(x, ops.max(ops.min(get(x), ops.c(EXP_HI)), ops.c(EXP_LO))),
+    set(x, ops.clamp(get(x), ops.c(EXP_LO), ops.c(EXP_HI))),
     set(n, nearest(ops.mul(get(x), ops.c(LOG2E)))),
     set(r, ops.sub(ops.sub(get(x), ops.mul(get(n), ops.c(LN2_HI))), ops.mul(get(n), ops.c(LN2_LO)))),
     // e^r ≈ 1 + r + r²·P(r)

@@ -9,7 +9,7 @@
 // The step products' weights may come packed once per window (pack_b; 0 = not packed), so a
 // packing product does not copy the same matrix again at every step, on every thread.
 
-import { add32, get, i32, inc, mul32, params, set, sub32, whileLoop } from './dsl.ts';
+import { add32, get, i32, inc, locals, mul32, params, set, sub32, whileLoop } from './dsl.ts';
 
 /**
  * for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh) on rows [r0, r0 + nb) of hs (K + 1, B, H).
@@ -73,21 +73,50 @@ function recurrenceBackward(): string {
   (global.set $prepacked ${i32(0)}))`;
 }
 
-/** out(C, R) = in(R, C)ᵀ, row by row of `in` (reads contiguous, writes strided). */
+/**
+ * out(C, R) = in(R, C)ᵀ in TILE × TILE tiles of 4 × 4 f32x4 blocks (four loads, eight shuffles,
+ * four stores), scalar at the edges. Column by column, a row stride of 2 KiB (R = 512) maps
+ * every store to the same few L1 sets: measured 2.4 ns per element at (512, 65) against
+ * 0.4 ns at (100, 65); the tiles keep each tile's lines resident.
+ */
 function transpose(): string {
+  const TILE = 16;
+  const lanes = (...l: number[]): string => l.flatMap((k) => [0, 1, 2, 3].map((b) => 4 * k + b)).join(' ');
+  const shuffle = (a: string, b: string, ...l: number[]): string => `(i8x16.shuffle ${lanes(...l)} ${get(a)} ${get(b)})`;
+  const inAt = (r: string, c: string): string => add32(get('in'), mul32(add32(mul32(r, get('C')), c), i32(4)));
+  const outAt = (c: string, r: string): string => add32(get('out'), mul32(add32(mul32(c, get('R')), r), i32(4)));
+  const copy = (r: string, c: string): string => `(f32.store ${outAt(c, r)} (f32.load ${inAt(r, c)}))`;
+  const upTo = (v: string, from: string, end: string, step: number, body: string[]): string =>
+    [set(v, from), whileLoop(`(i32.le_s ${add32(get(v), i32(step))} ${end})`, [...body, inc(v, i32(step))])].join('\n    ');
+  const rest = (v: string, end: string, body: string[]): string =>
+    whileLoop(`(i32.lt_s ${get(v)} ${end})`, [...body, inc(v, i32(1))]);
+  const block4x4 = [
+    ...[0, 1, 2, 3].map((i) => set(`x${i}`, `(v128.load ${inAt(add32(get('r'), i32(i)), get('c'))})`)),
+    set('t0', shuffle('x0', 'x1', 0, 4, 1, 5)), set('t1', shuffle('x0', 'x1', 2, 6, 3, 7)),
+    set('t2', shuffle('x2', 'x3', 0, 4, 1, 5)), set('t3', shuffle('x2', 'x3', 2, 6, 3, 7)),
+    `(v128.store ${outAt(get('c'), get('r'))} ${shuffle('t0', 't2', 0, 1, 4, 5)})`,
+    `(v128.store ${outAt(add32(get('c'), i32(1)), get('r'))} ${shuffle('t0', 't2', 2, 3, 6, 7)})`,
+    `(v128.store ${outAt(add32(get('c'), i32(2)), get('r'))} ${shuffle('t1', 't3', 0, 1, 4, 5)})`,
+    `(v128.store ${outAt(add32(get('c'), i32(3)), get('r'))} ${shuffle('t1', 't3', 2, 3, 6, 7)})`,
+  ];
+  const min = (a: string, b: string): string => `(select ${a} ${b} (i32.lt_s ${a} ${b}))`;
   return `
 (func (export "transpose") ${params(['out', 'in', 'R', 'C'])}
-  (local $r i32) (local $c i32) (local $src i32) (local $dst i32) (local $stride i32)
-  ${set('stride', mul32(get('R'), i32(4)))}
-  ${set('src', get('in'))}
-  ${whileLoop(`(i32.lt_s ${get('r')} ${get('R')})`, [
-    set('dst', add32(get('out'), mul32(get('r'), i32(4)))),
-    set('c', i32(0)),
-    whileLoop(`(i32.lt_s ${get('c')} ${get('C')})`, [
-      `(f32.store ${get('dst')} (f32.load ${get('src')}))`,
-      inc('src', i32(4)), inc('dst', get('stride')), inc('c', i32(1)),
+  (local $r0 i32) (local $c0 i32) (local $r i32) (local $c i32) (local $rEnd i32) (local $cEnd i32) (local $k i32)
+  ${locals(['x0', 'x1', 'x2', 'x3', 't0', 't1', 't2', 't3'], 'v128')}
+  ${whileLoop(`(i32.lt_s ${get('r0')} ${get('R')})`, [
+    set('rEnd', min(add32(get('r0'), i32(TILE)), get('R'))),
+    set('c0', i32(0)),
+    whileLoop(`(i32.lt_s ${get('c0')} ${get('C')})`, [
+      set('cEnd', min(add32(get('c0'), i32(TILE)), get('C'))),
+      upTo('r', get('r0'), get('rEnd'), 4, [
+        upTo('c', get('c0'), get('cEnd'), 4, block4x4),
+        rest('c', get('cEnd'), [0, 1, 2, 3].map((i) => copy(add32(get('r'), i32(i)), get('c')))),
+      ]),
+      rest('r', get('rEnd'), [set('k', get('c0')), rest('k', get('cEnd'), [copy(get('r'), get('k'))])]),
+      inc('c0', i32(TILE)),
     ]),
-    inc('r', i32(1)),
+    inc('r0', i32(TILE)),
   ])})`;
 }
 

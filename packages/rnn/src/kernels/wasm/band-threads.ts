@@ -1,24 +1,36 @@
-// Both cores for the big products: helper threads instantiate the same kernel module on the same
-// shared memory and each computes a band of output rows, while the calling thread computes the
-// first band itself. Helpers spin briefly and then sleep on a futex (Atomics.wait) between calls,
+// Both cores for the big products and the big elementwise passes: helper threads instantiate the
+// same kernel module on the same shared memory and each computes a band of output rows (or
+// columns), while the calling thread computes the first band itself. Helpers spin briefly and then sleep on a futex (Atomics.wait) between calls,
 // so the back-to-back products of a BPTT window do not pay a wake-up each time.
 //
 // Each output element is computed by exactly the code the single-threaded kernel runs for it
 // (same K order, same chunks), so results are bit-identical to one thread. The same bands carry
-// the window recurrence (wat/recurrence.ts): each thread runs all K steps for its own streams.
+// the window recurrence (wat/recurrence.ts): each thread runs all K steps for its own streams;
+// and the elementwise passes over a window's rows, each split where no element's additions
+// change order (rows for row-wise work, columns for sums down the rows).
 
 import { Worker } from 'node:worker_threads';
 import type { KernelExports } from './exports.ts';
 import type { WasmMemory, WasmModule } from './wasm-api.ts';
 
 export type GemmKind = 'nt' | 'nn' | 'tn';
-export type BandKind = GemmKind | 'rnn-forward' | 'rnn-backward';
-const KIND_CODE: Record<BandKind, number> = { nt: 0, nn: 1, tn: 2, 'rnn-forward': 3, 'rnn-backward': 4 };
+export type BandKind =
+  | GemmKind | 'rnn-forward' | 'rnn-backward'
+  | 'gather-rows' | 'scatter-columns' | 'bias-grad' | 'add-bias' | 'softmax-rows' | 'count-saturated-tanh' | 'count-saturated-relu';
+// the export each kind runs, by its index in this list (the helper's `run` table below)
+const KIND_EXPORTS = [
+  ['nt', 'gemm_nt_ld'], ['nn', 'gemm_nn_ld'], ['tn', 'gemm_tn_ld'],
+  ['rnn-forward', 'rnn_forward_steps'], ['rnn-backward', 'rnn_backward_steps'],
+  ['gather-rows', 'gather_rows_add'], ['scatter-columns', 'scatter_columns_band'], ['bias-grad', 'bias_grad_add'],
+  ['add-bias', 'add_bias'], ['softmax-rows', 'softmax_rows'],
+  ['count-saturated-tanh', 'count_saturated_tanh'], ['count-saturated-relu', 'count_saturated_relu'],
+] as const satisfies readonly (readonly [BandKind, keyof KernelExports])[];
+const KIND_CODE = Object.fromEntries(KIND_EXPORTS.map(([kind], i) => [kind, i])) as Record<BandKind, number>;
 
 // control slot per helper (Int32 words): request sequence, kind (-1 = stop), up to 12 arguments
-// (a GEMM: o, a, b, M, N, K, lda, ldb, ldo, acc), completed sequence
+// (a GEMM: o, a, b, M, N, K, lda, ldb, ldo, acc), completed sequence, the export's i32 result
 const SLOT_WORDS = 16;
-const SEQ = 0, KIND = 1, ARGS = 2, MAX_ARGS = 12, DONE = 14;
+const SEQ = 0, KIND = 1, ARGS = 2, MAX_ARGS = 12, DONE = 14, RESULT = 15;
 const HELPER_TIMEOUT_MS = 60_000;
 
 // Plain JavaScript (an eval worker needs no TypeScript loader, under tsx and vitest alike).
@@ -28,7 +40,7 @@ const { module, memory, control, slot, spinMicros, pack } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 if (pack) ex.set_pack_buffer(pack.ptr, pack.bytes);
 const c = new Int32Array(control, slot * ${SLOT_WORDS} * 4, ${SLOT_WORDS});
-const run = [ex.gemm_nt_ld, ex.gemm_nn_ld, ex.gemm_tn_ld, ex.rnn_forward_steps, ex.rnn_backward_steps];
+const run = [${KIND_EXPORTS.map(([, name]) => `ex.${name}`).join(', ')}];
 let seen = 0;
 for (;;) {
   const spinUntil = performance.now() + spinMicros / 1000;
@@ -40,13 +52,13 @@ for (;;) {
   seen = Atomics.load(c, ${SEQ});
   const kind = c[${KIND}];
   if (kind < 0) break;
-  run[kind](c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]);
+  c[${RESULT}] = run[kind](c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]) | 0;
   Atomics.store(c, ${DONE}, seen);
   Atomics.notify(c, ${DONE});
 }
 `;
 
-export interface GemmThreadsOptions {
+export interface BandThreadsOptions {
   /** Helper threads besides the caller (default 1: two cores). */
   helpers?: number;
   /** How long an idle helper polls before sleeping, in µs (default 200). */
@@ -55,7 +67,7 @@ export interface GemmThreadsOptions {
   packBuffers?: { ptr: number; bytes: number }[];
 }
 
-export class GemmThreads {
+export class BandThreads {
   readonly helpers: number;
   private readonly control: Int32Array;
   private readonly slots: Int32Array[] = [];
@@ -72,8 +84,8 @@ export class GemmThreads {
     for (let h = 0; h < helpers; h++) this.slots.push(this.control.subarray(h * SLOT_WORDS, (h + 1) * SLOT_WORDS));
   }
 
-  static async start(module: WasmModule, memory: WasmMemory, exports: KernelExports, opts: GemmThreadsOptions = {}): Promise<GemmThreads> {
-    const pool = new GemmThreads(exports, opts.helpers ?? 1);
+  static async start(module: WasmModule, memory: WasmMemory, exports: KernelExports, opts: BandThreadsOptions = {}): Promise<BandThreads> {
+    const pool = new BandThreads(exports, opts.helpers ?? 1);
     for (let slot = 0; slot < pool.helpers; slot++) {
       const worker = new Worker(HELPER_SOURCE, {
         eval: true,
@@ -107,13 +119,17 @@ export class GemmThreads {
 
   /**
    * Rows [0, M) in bands of whole 4-row register blocks: band h + 1 goes to helper h, band 0 to
-   * the caller (`own`), each as `kind` with the arguments `argsFor` pushes; returns when all are done.
+   * the caller (`own`), each as `kind` with the arguments `argsFor` pushes; returns when all are
+   * done, with the sum of the bands' i32 results (`own`'s return value and the helpers').
+   * `granule` sets what bands are whole multiples of (default 4; 16 floats = one cache line, for
+   * column bands whose threads write the same rows).
    */
   runBands(
-    kind: BandKind, M: number, argsFor: (r0: number, rows: number, args: number[]) => void, own: (args: number[]) => void,
-  ): void {
+    kind: BandKind, M: number, argsFor: (r0: number, rows: number, args: number[]) => void,
+    own: (args: number[]) => number | void, granule = 4,
+  ): number {
     const parts = this.helpers + 1;
-    const band = Math.max(4, Math.ceil(M / parts / 4) * 4);
+    const band = Math.max(granule, Math.ceil(M / parts / granule) * granule);
     const seq = ++this.seq;
     const args = this.args;
     let posted = 0;
@@ -132,7 +148,7 @@ export class GemmThreads {
     }
     args.length = 0;
     argsFor(0, Math.min(band, M), args);
-    own(args);
+    let result = own(args) ?? 0;
     for (let h = 0; h < posted; h++) {
       const c = this.slots[h];
       // bands are equal, so the helper usually finishes within microseconds of this thread:
@@ -146,7 +162,9 @@ export class GemmThreads {
         if (Date.now() > deadline) throw new Error(`wasm helper thread ${h} did not answer in ${HELPER_TIMEOUT_MS} ms`);
         Atomics.wait(c, DONE, done, 100);
       }
+      result += c[RESULT];
     }
+    return result;
   }
 
   /** Stops the helpers. */
