@@ -494,7 +494,7 @@ describe('wasm elementwise passes on two threads', () => {
 
   const bits = (x: Float32Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
 
-  it('give the bits of one thread and of the JS reference (row and column bands, odd widths, padding ids)', () => {
+  it('give the bits of one thread (and the JS reference\'s where exact): row, column and range bands, odd widths, padding ids', () => {
     const rand = rng(23);
     for (const [N, C, I] of [[2048, 128, 65], [600, 65, 65], [257, 130, 7], [9000, 5, 3]]) {
       kinds.length = 0;
@@ -530,9 +530,27 @@ describe('wasm elementwise passes on two threads', () => {
       wk.softmaxCrossEntropyForward(probsOne, lossesOne, outOne, targets, N, C);
       expect(bits(probs).equals(bits(probsOne)), `softmax ${what}`).toBe(true);
       expect(Array.from(losses)).toEqual(Array.from(lossesOne));
+      const [dlogits, dlogitsOne] = pair(N * C, rand, 1, two);
+      two.softmaxCrossEntropyBackward(dlogits, probs, targets, 1 / N, N, C);
+      wk.softmaxCrossEntropyBackward(dlogitsOne, probsOne, targets, 1 / N, N, C);
+      expect(bits(dlogits).equals(bits(dlogitsOne)), `softmax backward ${what}`).toBe(true);
+      // Adam over the (N, C) buffer as parameters: elementwise, split in ranges
+      const [m, mOne] = pair(N * C, rand, 0.1, two);
+      const [vv, vvOne] = pair(N * C, rand, 0.1, two);
+      for (let i = 0; i < vv.length; i++) vv[i] = vvOne[i] = Math.abs(vv[i]);
+      const [pOne, gOne, mW, vW] = [wk.alloc(N * C, 'float32'), wk.alloc(N * C, 'float32'), wk.alloc(N * C, 'float32'), wk.alloc(N * C, 'float32')];
+      pOne.set(outOne), gOne.set(dlogitsOne), mW.set(mOne), vW.set(vvOne);
+      const step = { stepSize: 1e-3, bc2Sqrt: 0.03, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, lr: 1e-3 };
+      expect(two.adamStep(out, dlogits, m, vv, N * C, step)).toBe(true);
+      expect(wk.adamStep(pOne, gOne, mW, vW, N * C, step)).toBe(true);
+      expect(bits(out).equals(bits(pOne as Float32Array)) && bits(m).equals(bits(mW as Float32Array)) && bits(vv).equals(bits(vW as Float32Array)), `adam ${what}`).toBe(true);
+      for (const x of [dlogits, m, vv]) two.free(x);
+      for (const x of [pOne, gOne, mW, vW]) wk.free(x);
       // column bands need more than one cache line (scatter) / 32-column chunk (bias gradient) of columns
       const columnKinds = C > 32 ? ['scatter-columns', 'bias-grad'] : [];
-      expect(new Set(kinds), what).toEqual(new Set(['gather-rows', 'add-bias', ...columnKinds, 'count-saturated-tanh', 'count-saturated-relu', 'softmax-rows']));
+      expect(new Set(kinds), what).toEqual(new Set([
+        'gather-rows', 'add-bias', ...columnKinds, 'count-saturated-tanh', 'count-saturated-relu', 'softmax-rows', 'softmax-backward', 'adam',
+      ]));
       for (const x of [W, out, bias, dW, dbias, probs]) two.free(x);
       wk.free(probsOne);
     }

@@ -144,6 +144,8 @@ class WasmBackend implements WasmKernels {
   private readonly statsBlock: ScratchBlock<Float32Array>; // per-row statistics out of a kernel
   private readonly transposeBlock: ScratchBlock<Float32Array>; // a transposed operand (Whhᵀ, bᵀ)
   private readonly prepackBlock: ScratchBlock<Float32Array>; // the packed step weights of a window
+  private readonly scalarBlock: Float32Array; // f32 scalars handed to a kernel through memory (Adam's), or as bits
+  private readonly scalarBits: Int32Array; // the same words as i32 (an f32 argument in a helper's i32 slot)
   // per-call temporaries for float32 arrays outside the memory (reused lists: no allocation
   // on the zero-copy path)
   private readonly tempSources: Float32Array[] = [];
@@ -162,6 +164,8 @@ class WasmBackend implements WasmKernels {
     this.statsBlock = new ScratchBlock(this.arena, floats, 2048);
     this.transposeBlock = new ScratchBlock(this.arena, floats, 4);
     this.prepackBlock = new ScratchBlock(this.arena, floats, 4);
+    this.scalarBlock = this.arena.float32(16);
+    this.scalarBits = new Int32Array(memory.buffer, this.scalarBlock.byteOffset, 16);
     const pack = this.packBuffer();
     exports.set_pack_buffer(pack.ptr, pack.bytes);
   }
@@ -532,10 +536,24 @@ class WasmBackend implements WasmKernels {
     const own = (x: FloatArray) => isF32(x) && x.length >= n && this.arena.owns(x);
     if (!own(p) || !own(g) || !own(m) || !own(v)) return false;
     const w = 1 - s.beta1; // torch: exp_avg.lerp_(grad, 1 − β1)
-    this.exports.adam_step(
-      p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, n, w, 1 - w, s.beta2, 1 - s.beta2, s.bc2Sqrt, s.eps,
-      -s.stepSize, s.decoupled ? 0 : s.weightDecay, s.decoupled ? 1 - s.lr * s.weightDecay : 1, w >= 0.5 ? 1 : 0,
-    );
+    const scalars = this.scalarBlock;
+    scalars[0] = w;
+    scalars[1] = 1 - w;
+    scalars[2] = s.beta2;
+    scalars[3] = 1 - s.beta2;
+    scalars[4] = s.bc2Sqrt;
+    scalars[5] = s.eps;
+    scalars[6] = -s.stepSize;
+    scalars[7] = s.decoupled ? 0 : s.weightDecay;
+    scalars[8] = s.decoupled ? 1 - s.lr * s.weightDecay : 1;
+    const [pp, pg, pm, pv, ps, fromEnd] = [p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, scalars.byteOffset, w >= 0.5 ? 1 : 0];
+    if (this.splitPass(n, n)) {
+      this.pool!.runBands('adam', n, (i0, len, args) => {
+        args.push(pp + 4 * i0, pg + 4 * i0, pm + 4 * i0, pv + 4 * i0, len, ps, fromEnd);
+      }, (a) => this.exports.adam_step(a[0], a[1], a[2], a[3], a[4], a[5], a[6]));
+    } else {
+      this.exports.adam_step(pp, pg, pm, pv, n, ps, fromEnd);
+    }
     return true;
   }
 
@@ -578,7 +596,16 @@ class WasmBackend implements WasmKernels {
     }
     const pd = this.ptr(dlogits, N * C, 'softmaxCrossEntropyBackward dlogits', true);
     const pp = this.ptr(probs, N * C, 'softmaxCrossEntropyBackward probs', false);
-    this.exports.softmax_xent_backward(pd, pp, this.intPtr(targets, N, 'targets'), N, C, scale);
+    const pt = this.intPtr(targets, N, 'targets');
+    this.scalarBlock[0] = scale;
+    const scaleBits = this.scalarBits[0];
+    if (this.splitPass(N * C, N)) {
+      this.pool!.runBands('softmax-backward', N, (r0, rows, args) => {
+        args.push(pd + 4 * r0 * C, pp + 4 * r0 * C, pt + 4 * r0, rows, C, scaleBits);
+      }, (a) => this.exports.softmax_xent_backward(a[0], a[1], a[2], a[3], a[4], a[5]));
+    } else {
+      this.exports.softmax_xent_backward(pd, pp, pt, N, C, scaleBits);
+    }
     this.done();
   }
 

@@ -16,14 +16,15 @@ import type { WasmMemory, WasmModule } from './wasm-api.ts';
 export type GemmKind = 'nt' | 'nn' | 'tn';
 export type BandKind =
   | GemmKind | 'rnn-forward' | 'rnn-backward'
-  | 'gather-rows' | 'scatter-columns' | 'bias-grad' | 'add-bias' | 'softmax-rows' | 'count-saturated-tanh' | 'count-saturated-relu';
+  | 'gather-rows' | 'scatter-columns' | 'bias-grad' | 'add-bias' | 'softmax-rows' | 'softmax-backward'
+  | 'count-saturated-tanh' | 'count-saturated-relu' | 'adam';
 // the export each kind runs, by its index in this list (the helper's `run` table below)
 const KIND_EXPORTS = [
   ['nt', 'gemm_nt_ld'], ['nn', 'gemm_nn_ld'], ['tn', 'gemm_tn_ld'],
   ['rnn-forward', 'rnn_forward_steps'], ['rnn-backward', 'rnn_backward_steps'],
   ['gather-rows', 'gather_rows_add'], ['scatter-columns', 'scatter_columns_band'], ['bias-grad', 'bias_grad_add'],
-  ['add-bias', 'add_bias'], ['softmax-rows', 'softmax_rows'],
-  ['count-saturated-tanh', 'count_saturated_tanh'], ['count-saturated-relu', 'count_saturated_relu'],
+  ['add-bias', 'add_bias'], ['softmax-rows', 'softmax_rows'], ['softmax-backward', 'softmax_xent_backward'],
+  ['count-saturated-tanh', 'count_saturated_tanh'], ['count-saturated-relu', 'count_saturated_relu'], ['adam', 'adam_step'],
 ] as const satisfies readonly (readonly [BandKind, keyof KernelExports])[];
 const KIND_CODE = Object.fromEntries(KIND_EXPORTS.map(([kind], i) => [kind, i])) as Record<BandKind, number>;
 

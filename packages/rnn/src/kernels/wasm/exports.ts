@@ -20,11 +20,8 @@ export interface KernelExports {
   act_relu_backward_add(dpre: number, dha: number, dhb: number, h: number, n: number): number;
   count_saturated_tanh(h: number, n: number): number;
   count_saturated_relu(h: number, n: number): number;
-  /** One Adam / AdamW step in float32 (see wat/elementwise.ts adamStep). */
-  adam_step(
-    p: number, g: number, m: number, v: number, n: number, w: number, wEnd: number, beta2: number, omb2: number, bc2: number,
-    eps: number, negStep: number, l2: number, decay: number, fromEnd: number,
-  ): void;
+  /** One Adam / AdamW step in float32 over n elements; `scalars` points to 9 f32 (see wat/elementwise.ts adamStep). */
+  adam_step(p: number, g: number, m: number, v: number, n: number, scalars: number, fromEnd: number): void;
   add_bias(out: number, bias: number, N: number, C: number): void;
   /** dbias(C) += Σ rows of dout, rows ld bytes apart. */
   bias_grad_add(dbias: number, dout: number, N: number, C: number, ld: number): void;
@@ -36,7 +33,8 @@ export interface KernelExports {
   /** dW(H, I)[c0 + c, ids[r]] += dout(N, H)[r, c0 + c] for c in [0, w), through scratch (I, w) (ids < 0 skipped). */
   scatter_columns_band(dW: number, ids: number, dout: number, N: number, H: number, I: number, c0: number, w: number, scratch: number): void;
   softmax_rows(probs: number, stats: number, logits: number, N: number, C: number): void;
-  softmax_xent_backward(dlogits: number, probs: number, targets: number, N: number, C: number, scale: number): void;
+  /** scaleBits: the f32 bits of scale. */
+  softmax_xent_backward(dlogits: number, probs: number, targets: number, N: number, C: number, scaleBits: number): void;
   /** The window recurrence forward / backward on rows [r0, r0 + nb) (see wat/recurrence.ts); relu 0 = tanh. */
   rnn_forward_steps(
     hs: number, whh: number, bhh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number, whht: number, whhtPacked: number,

@@ -109,7 +109,9 @@ function countSaturated(act: 'tanh' | 'relu'): string {
 }
 
 /**
- * One Adam / AdamW step (no amsgrad) in float32, in torch.optim's single-tensor order:
+ * One Adam / AdamW step (no amsgrad) in float32, in torch.optim's single-tensor order (the f32
+ * scalars w, wEnd, β2, 1 − β2, √(1 − β2ᵗ), eps, −stepSize, l2, decay are read from `scalars`, so
+ * the call fits a helper thread's argument slot):
  *   p ← p·decay (AdamW; decay = 1 otherwise); g ← g + l2·p (Adam's L2; l2 = 0 otherwise)
  *   m ← lerp(m, g, w) (torch's two-branch lerp: `fromEnd` picks g − (g − m)·(1 − w) for w ≥ 0.5)
  *   v ← v·β2 + (1 − β2)·g·g;  p ← p − stepSize · m / (√v / √(1 − β2ᵗ) + eps)
@@ -120,8 +122,10 @@ function adamStep(): string {
   const splat = (name: string): string[] => [set(`${name}_s`, get(name)), set(`${name}_v`, `(f32x4.splat ${get(name)})`)];
   const c = (ops: FloatOps, name: string): string => get(v(ops, name));
   return `
-(func (export "adam_step") ${params(['p', 'g', 'm', 'v', 'n'])} ${params(scalars, 'f32')} (param $fromEnd i32)
+(func (export "adam_step") ${params(['p', 'g', 'm', 'v', 'n', 'scalars', 'fromEnd'])}
   (local $i i32) (local $end i32) (local $mask v128) ${floatLocals(['pi', 'gi', 'mi', 'd', 'vi', ...scalars.map((n) => `${n}c`)])}
+  ${locals(scalars, 'f32')}
+  ${scalars.map((n, j) => set(n, `(f32.load offset=${4 * j} ${get('scalars')})`)).join('\n  ')}
   ${scalars.flatMap((n) => splat(n).map((st) => st.replace(`$${n}_`, `$${n}c_`))).join('\n  ')}
   ${set('mask', `(i32x4.splat (i32.sub ${i32(0)} ${get('fromEnd')}))`)}
   ${vectorThenScalar(get('n'), (ops) => {
@@ -333,11 +337,15 @@ function softmaxRows(): string {
   ])})`;
 }
 
-/** dlogits(N, C) += scale · (probs − onehot(target)); rows with target < 0 skipped. */
+/**
+ * dlogits(N, C) += scale · (probs − onehot(target)); rows with target < 0 skipped. scale comes
+ * as its f32 bits (scaleBits), so the call fits a helper thread's i32 argument slot.
+ */
 function softmaxCrossEntropyBackward(): string {
   return `
-(func (export "softmax_xent_backward") ${params(['dlogits', 'probs', 'targets', 'N', 'C'])} (param $scale f32) ${ROW_LOCALS}
-  (local $prow i32) (local $t i32) (local $scale_v v128) (local $scale_s f32)
+(func (export "softmax_xent_backward") ${params(['dlogits', 'probs', 'targets', 'N', 'C', 'scaleBits'])} ${ROW_LOCALS}
+  (local $prow i32) (local $t i32) (local $scale f32) (local $scale_v v128) (local $scale_s f32)
+  ${set('scale', `(f32.reinterpret_i32 ${get('scaleBits')})`)}
   ${set('scale_s', get('scale'))}
   ${set('scale_v', `(f32x4.splat ${get('scale')})`)}
   ${set('prow', get('probs'))}
