@@ -1,10 +1,12 @@
 // Engine benchmark: the real training path (Trainer.step) of a character language model.
-//   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend wasm|js] [--threads T|auto] [--json]
+//   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend wasm|js] [--threads T|auto] [--json] [--profile]
 // The backend comes from createDefaultKernels, exactly as the worker trains: WASM SIMD, two
 // threads when the window recurrence is worth splitting (--threads auto, the default; see
 // kernels/select.ts), else one; --threads N overrides.
 // Setting: V = 65 (tiny-shakespeare-sized vocabulary), Adam, clip norm 5, TBPTT k1 = k2 = K,
 // synthetic corpus long enough that the timed steps never wrap an epoch.
+// --profile also reports each kernel's time per step (bench/kernel-profile.ts; the timers add
+// a little to tokens/s) and, with two threads, each split call's own band vs wait for the helper.
 
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
@@ -12,6 +14,7 @@ import type { TokenStream } from '../src/data/dataset.ts';
 import { Prng } from '../src/prng.ts';
 import { createDefaultKernels } from '../src/kernels/select.ts';
 import { Trainer } from '../src/trainer.ts';
+import { profileKernels } from './kernel-profile.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     threads: { type: 'string' },
     json: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 const int = (name: keyof typeof values) => {
@@ -61,6 +65,7 @@ const kernels = await createDefaultKernels({
   ...(threads !== undefined ? { threads } : {}),
   onFallback: (reason) => process.stderr.write(`warning: using the JS kernels: ${reason}\n`),
 });
+const profile = values.profile ? profileKernels(kernels) : null;
 
 // synthetic corpus: a random walk over the vocabulary (some structure, no file needed)
 const total = B * K * (steps + warmup + 1) + 1;
@@ -88,10 +93,11 @@ const trainer = Trainer.create(
     seed: 1,
   },
   corpus,
-  { kernels },
+  { kernels: profile?.kernels ?? kernels },
 );
 
 for (let i = 0; i < warmup; i++) trainer.step();
+profile?.start();
 let lastLoss = 0;
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) {
@@ -111,6 +117,7 @@ const result = {
   finalLoss: +lastLoss.toFixed(4),
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
+  ...(profile !== null ? { profile: profile.report(steps) } : {}),
 };
 if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

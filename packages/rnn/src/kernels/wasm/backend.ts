@@ -10,7 +10,7 @@ import { jsKernels } from '../js.ts';
 import type { AdamStepScalars, Kernels } from '../kernels.ts';
 import { ScratchBlock, WasmArena } from './arena.ts';
 import { type KernelExports, instantiateKernels } from './exports.ts';
-import { type GemmKind, BandThreads } from './band-threads.ts';
+import { type BandKind, type BandTiming, type GemmKind, BandThreads } from './band-threads.ts';
 import { defaultVariant, loadKernelModule, loadKernelModuleSync } from './load.ts';
 import { PACK_MIN_COLS, PACK_MIN_ROWS } from './wat/gemm.ts';
 import { type KernelVariant, MAX_PAGES } from './wat/module.ts';
@@ -38,6 +38,8 @@ export interface WasmKernels extends Kernels {
   ): boolean;
   /** Threads running each large product (1 = the caller only). */
   readonly threads: number;
+  /** Starts recording where the split calls' time goes (null with one thread); for benchmarks. */
+  recordBandTimings(): Map<BandKind, BandTiming> | null;
   /** Stops the helper threads (the backend keeps working single-threaded). */
   close(): Promise<void>;
 }
@@ -189,6 +191,10 @@ class WasmBackend implements WasmKernels {
 
   get id(): string {
     return this.fma ? 'wasm-simd-fma' : 'wasm-simd';
+  }
+
+  recordBandTimings(): Map<BandKind, BandTiming> | null {
+    return this.pool?.recordTimings() ?? null;
   }
 
   get threads(): number {

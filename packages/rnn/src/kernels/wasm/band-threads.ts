@@ -59,6 +59,13 @@ for (;;) {
 }
 `;
 
+/** Where a kind's time went (BandThreads.recordTimings): the caller's own band, and the rest of the call (hand-off and waiting). */
+export interface BandTiming {
+  calls: number;
+  totalMs: number;
+  ownMs: number;
+}
+
 export interface BandThreadsOptions {
   /** Helper threads besides the caller (default 1: two cores). */
   helpers?: number;
@@ -75,6 +82,7 @@ export class BandThreads {
   private readonly workers: Worker[] = [];
   private seq = 0;
   private readonly args: number[] = []; // reused: no allocation per call
+  private timings: Map<BandKind, BandTiming> | null = null;
 
   private constructor(
     private readonly exports: KernelExports,
@@ -131,6 +139,7 @@ export class BandThreads {
   ): number {
     const parts = this.helpers + 1;
     const band = Math.max(granule, Math.ceil(M / parts / granule) * granule);
+    const start = this.timings === null ? 0 : performance.now();
     const seq = ++this.seq;
     const args = this.args;
     let posted = 0;
@@ -149,7 +158,9 @@ export class BandThreads {
     }
     args.length = 0;
     argsFor(0, Math.min(band, M), args);
+    const ownStart = this.timings === null ? 0 : performance.now();
     let result = own(args) ?? 0;
+    const ownMs = this.timings === null ? 0 : performance.now() - ownStart;
     for (let h = 0; h < posted; h++) {
       const c = this.slots[h];
       // bands are equal, so the helper usually finishes within microseconds of this thread:
@@ -165,7 +176,20 @@ export class BandThreads {
       }
       result += c[RESULT];
     }
+    if (this.timings !== null) {
+      const t = this.timings.get(kind) ?? { calls: 0, totalMs: 0, ownMs: 0 };
+      t.calls++;
+      t.totalMs += performance.now() - start;
+      t.ownMs += ownMs;
+      this.timings.set(kind, t);
+    }
     return result;
+  }
+
+  /** Starts recording per-kind timings (benchmarks: bench/engine.ts --profile) into the map it returns, cleared. */
+  recordTimings(): Map<BandKind, BandTiming> {
+    this.timings = new Map();
+    return this.timings;
   }
 
   /** Stops the helpers. */

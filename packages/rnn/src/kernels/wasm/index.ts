@@ -3,5 +3,5 @@ export { createWasmKernels, createWasmKernelsSync, type WasmKernels, type WasmKe
 export { buildCachedKernelBinary, defaultVariant, loadKernelModule, loadKernelModuleSync } from './load.ts';
 export { relaxedSimdAvailable } from './relaxed-simd.ts';
 export { WasmArena } from './arena.ts';
-export { BandThreads, type GemmKind, type BandThreadsOptions } from './band-threads.ts';
+export { BandThreads, type BandKind, type BandTiming, type GemmKind, type BandThreadsOptions } from './band-threads.ts';
 export type { KernelExports } from './exports.ts';
