@@ -131,7 +131,10 @@ describe('jobs', () => {
     const proxy: TcpProxy = await startTcpProxy(Number(new URL(service.baseUrl).port));
     try {
       const viaProxy = new UnrollClient({ baseUrl: proxy.url, apiKey: service.apiKey });
-      const job = await client.createJob({ inline: { format: 'text', content: smallCorpus(150) }, task: 'lm', model: { hiddenSize: 16 }, training: { epochs: 8, batchSize: 4 } });
+      // Epochs long enough (≈ 0.2 s here) that the job is still running at the second cut: with a
+      // tiny job the whole rest of the history can arrive in one burst after the first reconnect,
+      // and cutting at epoch 5 then finds nothing left to reconnect for.
+      const job = await client.createJob({ inline: { format: 'text', content: smallCorpus(600) }, task: 'lm', model: { hiddenSize: 128 }, training: { epochs: 8, batchSize: 1 } });
       const reconnects: string[] = [];
       let dropped = 0;
       const messages = await collect(
