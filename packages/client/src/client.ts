@@ -213,10 +213,14 @@ export class UnrollClient {
         done(null, chunk);
       },
     });
+    const out = fs.createWriteStream(temp);
     try {
-      await pipeline(Readable.fromWeb(response.body! as import('node:stream/web').ReadableStream<Uint8Array>), counter, fs.createWriteStream(temp));
+      await pipeline(Readable.fromWeb(response.body! as import('node:stream/web').ReadableStream<Uint8Array>), counter, out);
       await fs.promises.rename(temp, filePath);
     } catch (err) {
+      // the stream opens its file asynchronously: wait until it has closed it, or the file could
+      // appear after the rm
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await fs.promises.rm(temp, { force: true });
       throw err;
     }

@@ -39,8 +39,8 @@ export class FsBlobStore implements BlobStore {
       },
     });
     const source = data instanceof Readable ? data : Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+    const out = createWriteStream(tmp, { flags: 'wx' });
     try {
-      const out = createWriteStream(tmp, { flags: 'wx' });
       await pipeline(source, meter, out);
       const handle = await open(tmp, 'r+');
       try {
@@ -51,6 +51,9 @@ export class FsBlobStore implements BlobStore {
       await rename(tmp, path);
       await syncDir(dir);
     } catch (err) {
+      // The stream opens its file asynchronously: a source that fails first leaves that open in
+      // flight, and the file would appear after the rm. Wait until the stream has closed it.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(tmp, { force: true });
       // Stop reading the rest of a too-large upload.
       if (data instanceof Readable && !data.destroyed) data.destroy();
