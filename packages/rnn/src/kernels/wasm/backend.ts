@@ -114,8 +114,9 @@ const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
 export const NT_AS_NN_MIN_ROWS = 128;
 
 /**
- * Elementwise passes over at least this many floats run on all threads (window-sized passes:
- * gather / scatter of the token columns, bias sums, softmax, saturation counts).
+ * Elementwise passes over at least this many floats run on all threads: the window-sized ones
+ * (token gather / scatter, bias add and gradient, softmax forward and backward, saturation
+ * counts) and the Adam step from 32 768 parameters.
  */
 export const ELEMENTWISE_SPLIT_MIN_FLOATS = 2 ** 15;
 
@@ -552,7 +553,8 @@ class WasmBackend implements WasmKernels {
     scalars[6] = -s.stepSize;
     scalars[7] = s.decoupled ? 0 : s.weightDecay;
     scalars[8] = s.decoupled ? 1 - s.lr * s.weightDecay : 1;
-    const [pp, pg, pm, pv, ps, fromEnd] = [p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, scalars.byteOffset, w >= 0.5 ? 1 : 0];
+    const pp = p.byteOffset, pg = g.byteOffset, pm = m.byteOffset, pv = v.byteOffset;
+    const ps = scalars.byteOffset, fromEnd = w >= 0.5 ? 1 : 0;
     if (this.splitPass(n, n)) {
       this.pool!.runBands('adam', n, (i0, len, args) => {
         args.push(pp + 4 * i0, pg + 4 * i0, pm + 4 * i0, pv + 4 * i0, len, ps, fromEnd);

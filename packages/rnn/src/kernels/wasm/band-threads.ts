@@ -1,7 +1,8 @@
 // Both cores for the big products and the big elementwise passes: helper threads instantiate the
 // same kernel module on the same shared memory and each computes a band of output rows (or
-// columns), while the calling thread computes the first band itself. Helpers spin briefly and then sleep on a futex (Atomics.wait) between calls,
-// so the back-to-back products of a BPTT window do not pay a wake-up each time.
+// columns), while the calling thread computes the first band itself. Helpers spin briefly and
+// then sleep on a futex (Atomics.wait) between calls, so the back-to-back calls of a BPTT window
+// do not pay a wake-up each time.
 //
 // Each output element is computed by exactly the code the single-threaded kernel runs for it
 // (same K order, same chunks), so results are bit-identical to one thread. The same bands carry
@@ -127,11 +128,11 @@ export class BandThreads {
   }
 
   /**
-   * Rows [0, M) in bands of whole 4-row register blocks: band h + 1 goes to helper h, band 0 to
-   * the caller (`own`), each as `kind` with the arguments `argsFor` pushes; returns when all are
+   * [0, M) (rows, columns or elements, as the kind reads its arguments) in bands of whole
+   * `granule`s — by default 4, the GEMMs' register-block rows: band h + 1 goes to helper h, band 0
+   * to the caller (`own`), each as `kind` with the arguments `argsFor` pushes; returns when all are
    * done, with the sum of the bands' i32 results (`own`'s return value and the helpers').
-   * `granule` sets what bands are whole multiples of (default 4; 16 floats = one cache line, for
-   * column bands whose threads write the same rows).
+   * Column bands whose threads write the same rows use a cache line (16 floats) or more.
    */
   runBands(
     kind: BandKind, M: number, argsFor: (r0: number, rows: number, args: number[]) => void,
