@@ -34,11 +34,12 @@ describe('kernel profile (bench/engine.ts --profile)', () => {
     const kernels = await createWasmKernels({ threads: 2, parallelMinFlops: 0 });
     try {
       const spec = lmSpec(65, {
-        model: { inputKind: 'tokens', inputSize: 65, hiddenSize: 64, outputSize: 65, activation: 'tanh' }, batchSize: 16,
+        // window passes of 32·32·128 and 32·32·65 floats: above the split threshold (2¹⁶)
+        model: { inputKind: 'tokens', inputSize: 65, hiddenSize: 128, outputSize: 65, activation: 'tanh' }, batchSize: 32,
         bptt: { mode: 'truncated', k1: 32, k2: 32 },
       });
       const profile = profileKernels(kernels);
-      const trainer = Trainer.create(spec, randomTokens(20_000, 65, 4), { kernels: profile.kernels });
+      const trainer = Trainer.create(spec, randomTokens(40_000, 65, 4), { kernels: profile.kernels });
       trainer.step();
       profile.start();
       for (let i = 0; i < 3; i++) trainer.step();

@@ -496,7 +496,8 @@ describe('wasm elementwise passes on two threads', () => {
 
   it('give the bits of one thread (and the JS reference\'s where exact): row, column and range bands, odd widths, padding ids', () => {
     const rand = rng(23);
-    for (const [N, C, I] of [[2048, 128, 65], [600, 65, 65], [257, 130, 7], [9000, 5, 3]]) {
+    // every pass above ELEMENTWISE_SPLIT_MIN_FLOATS (2¹⁶): odd widths, odd row counts
+    for (const [N, C, I] of [[2048, 128, 65], [1100, 65, 65], [521, 130, 7], [14001, 5, 3]]) {
       kinds.length = 0;
       const ids = Int32Array.from({ length: N }, (_, r) => (r % 7 === 3 ? -1 : Math.floor(rand() * I)));
       const [W, WOne] = pair(C * I, rand, 1, two);
