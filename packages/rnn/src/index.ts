@@ -21,7 +21,7 @@ export type { ImportOptions, ModelJson, PredictResult, RnnModelInit } from './mo
 
 // compute backends: createDefaultKernels is what services train with (WASM SIMD, JS fallback)
 export {
-  BACKEND_REQUESTS, TWO_THREAD_MIN_HIDDEN, TWO_THREAD_MIN_WINDOW_FLOPS, createDefaultKernels, isBackendRequest, threadsFor,
+  BACKEND_REQUESTS, TWO_THREAD_MIN_HIDDEN, TWO_THREAD_MIN_ROWS, TWO_THREAD_MIN_WINDOW_FLOPS, createDefaultKernels, isBackendRequest, threadsFor,
 } from './kernels/select.ts';
 export type { BackendRequest, DefaultKernelsOptions } from './kernels/select.ts';
 export { createWasmKernels } from './kernels/wasm/backend.ts';

@@ -46,6 +46,8 @@ describe('createDefaultKernels', () => {
     expect(threadsFor({ hidden: 100, batch: 1, window: 25, cores: 2 })).toBe(1); // S: one stream, nothing to split
     expect(threadsFor({ hidden: 512, batch: 4, window: 64, cores: 2 })).toBe(1); // fewer than 8 streams
     expect(threadsFor({ hidden: 16, batch: 64, window: 32, cores: 2 })).toBe(1); // too little work
+    expect(threadsFor({ hidden: 64, batch: 16, window: 32, cores: 2 })).toBe(2); // 2²² flops, 512 rows
+    expect(threadsFor({ hidden: 128, batch: 8, window: 16, cores: 2 })).toBe(1); // 2²² flops but only 128 rows
     expect(threadsFor({ hidden: 512, cores: 2 })).toBe(2); // batch / window unknown: by hidden size
     expect(threadsFor({ hidden: 128, cores: 2 })).toBe(1);
     expect(threadsFor({ ...M, threads: 1, cores: 2 })).toBe(1);

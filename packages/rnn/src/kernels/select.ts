@@ -18,10 +18,19 @@ export const TWO_THREAD_MIN_HIDDEN = 256;
 
 /**
  * Multiply-adds ×2 of one window's recurrence (2·K·B·H², forward) from which `threads: 'auto'`
- * uses two threads, given at least 8 streams to split. At (B, H, K) = (32, 128, 64) — 67 M —
- * two threads measured faster; at (1, 100, 25) there is nothing to split.
+ * uses two threads, given at least 8 streams and TWO_THREAD_MIN_ROWS window rows to split.
+ * Measured (tokens/s, one thread → two, engine.ts, 2026-11-26, with the window's elementwise
+ * passes split too): at 2²² (B, H, K) = (8, 64, 64) +15 %, (16, 64, 32) +21 %, (32, 32, 64)
+ * +41 %; above, (8, 128, 32) +24 %, (16, 128, 16) +30 %, (8, 256, 16) +35 %, (32, 128, 64) +71 %;
+ * at 2²¹ mixed, (8, 64, 32) −7 % to (64, 16, 64) +28 %. At (1, 100, 25) there is nothing to split.
  */
-export const TWO_THREAD_MIN_WINDOW_FLOPS = 2 ** 24;
+export const TWO_THREAD_MIN_WINDOW_FLOPS = 2 ** 22;
+
+/**
+ * Window rows (K·B) below which `threads: 'auto'` stays on one thread: (8, 128, 16), 128 rows at
+ * 2²² flops, measured 1–8 % slower on two (each thread's step product is 4 rows).
+ */
+export const TWO_THREAD_MIN_ROWS = 256;
 
 export interface DefaultKernelsOptions {
   /**
@@ -37,9 +46,9 @@ export interface DefaultKernelsOptions {
   window?: number;
   /**
    * Threads for the large products and the window recurrence, the caller included, at most
-   * `cores` (default 'auto': 2 when the window's recurrence is worth splitting — at least 8
-   * streams and 2·K·B·H² ≥ TWO_THREAD_MIN_WINDOW_FLOPS; without batch and window, from hidden ≥
-   * TWO_THREAD_MIN_HIDDEN — else 1). The thread count never changes a bit of the result.
+   * `cores` (default 'auto': 2 when the window is worth splitting — at least 8 streams,
+   * TWO_THREAD_MIN_ROWS rows and 2·K·B·H² ≥ TWO_THREAD_MIN_WINDOW_FLOPS; without batch and
+   * window, from hidden ≥ TWO_THREAD_MIN_HIDDEN — else 1). The thread count never changes a bit of the result.
    */
   threads?: number | 'auto';
   /**
@@ -111,5 +120,5 @@ export function threadsFor(opts: Pick<DefaultKernelsOptions, 'hidden' | 'batch' 
 function autoWorthSplitting({ hidden: H, batch: B, window: K }: Pick<DefaultKernelsOptions, 'hidden' | 'batch' | 'window'>): boolean {
   if (H === undefined) return false;
   if (B === undefined || K === undefined) return H >= TWO_THREAD_MIN_HIDDEN;
-  return B >= 8 && 2 * K * B * H * H >= TWO_THREAD_MIN_WINDOW_FLOPS;
+  return B >= 8 && K * B >= TWO_THREAD_MIN_ROWS && 2 * K * B * H * H >= TWO_THREAD_MIN_WINDOW_FLOPS;
 }
