@@ -39,8 +39,8 @@ export interface KernelExports {
   rnn_forward_steps(
     hs: number, whh: number, bhh: number, K: number, B: number, H: number, relu: number, r0: number, nb: number, whht: number, whhtPacked: number,
   ): void;
-  /** dst = b(K, N) in the packed-slab layout of the NN driver (wat/gemm.ts). */
-  pack_b(dst: number, b: number, K: number, N: number, ldb: number): void;
+  /** out = b(K, N) in the packed-slab layout of the NN driver (wat/gemm.ts). */
+  pack_b(out: number, b: number, K: number, N: number, ldb: number): void;
   /** out(C, R) = in(R, C)ᵀ. */
   transpose(out: number, input: number, R: number, C: number): void;
   rnn_backward_steps(

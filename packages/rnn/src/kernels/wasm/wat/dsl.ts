@@ -7,6 +7,8 @@ export const i32 = (n: number): string => `(i32.const ${n})`;
 export const add32 = (a: string, b: string): string => `(i32.add ${a} ${b})`;
 export const sub32 = (a: string, b: string): string => `(i32.sub ${a} ${b})`;
 export const mul32 = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
+/** min(a, b) of two signed i32 expressions (each appears, and runs, twice: keep them cheap and side-effect free). */
+export const min32 = (a: string, b: string): string => `(select ${a} ${b} (i32.lt_s ${a} ${b}))`;
 export const inc = (name: string, by: string): string => set(name, add32(get(name), by));
 
 let labelCounter = 0;

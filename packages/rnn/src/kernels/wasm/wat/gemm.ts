@@ -12,7 +12,7 @@
 // Every block reads `out` first when `acc` is set, so overwrite never needs a separate clear.
 
 import {
-  type FloatOps, add32, doWhile, get, i32, inc, locals, mul32, params, scalarOps, set, sub32, vectorFmaOps, vectorOps, whileLoop,
+  type FloatOps, add32, doWhile, get, i32, inc, locals, min32, mul32, params, scalarOps, set, sub32, vectorFmaOps, vectorOps, whileLoop,
 } from './dsl.ts';
 
 export interface GemmBlocking {
@@ -149,10 +149,6 @@ function denseWrapper(kind: 'nn' | 'tn' | 'nt'): string {
     ${mul32(lda, i32(4))} ${mul32(ldb, i32(4))} ${mul32(get('N'), i32(4))} ${get('acc')}))`;
 }
 
-function call(block: string, oAddr: string, bAddr: string, k = 'K', acc = 'acc'): string {
-  return `(call $${block} ${oAddr} ${get('pa')} ${bAddr} ${get(k)} ${get('lda')} ${get('ldb')} ${get('ldo')} ${get(acc)})`;
-}
-
 /** Row loop shared by all drivers: rows [i, end) in full blocks of `mr` rows, then single rows. */
 function rowLoop(mr: number, rowBlock: (mr: number) => string[], end = 'M'): string {
   return [
@@ -161,9 +157,12 @@ function rowLoop(mr: number, rowBlock: (mr: number) => string[], end = 'M'): str
   ].join('\n  ');
 }
 
-/** A block call with explicit operand addresses and leading dimensions (packed or not). */
-function blockCall(block: string, oAddr: string, aAddr: string, lda: string, bAddr: string, ldb: string): string {
-  return `(call $${block} ${oAddr} ${aAddr} ${bAddr} ${get('kc')} ${lda} ${ldb} ${get('ldo')} ${get('accK')})`;
+/**
+ * A block call with explicit operand addresses and leading dimensions (packed or not), over k
+ * steps, accumulating when acc (locals; the outer drivers pass their K chunk).
+ */
+function blockCall(block: string, oAddr: string, aAddr: string, lda: string, bAddr: string, ldb: string, k = 'kc', acc = 'accK'): string {
+  return `(call $${block} ${oAddr} ${aAddr} ${bAddr} ${get(k)} ${lda} ${ldb} ${get('ldo')} ${get(acc)})`;
 }
 
 // Packing (GotoBLAS): per row panel and K chunk, the chunk of b is copied into contiguous
@@ -187,7 +186,7 @@ const PACKED_M_CHUNK = 128;
 /** N rounded down to whole slabs of nv vectors (the columns the packed slabs hold). */
 const slabColumns = (nv: number): string => sub32(get('N'), `(i32.rem_s ${get('N')} ${i32(nv * 4)})`);
 /** min(max, K − k0): the length of the K chunk starting at k0. */
-const chunkLength = (max: string): string => `(select ${max} (i32.sub ${get('K')} ${get('k0')}) (i32.lt_s ${max} (i32.sub ${get('K')} ${get('k0')})))`;
+const chunkLength = (max: string): string => min32(max, sub32(get('K'), get('k0')));
 
 function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, mChunk: number): string {
   const oAt = add32(get('po'), mul32(get('j'), i32(4)));
@@ -215,21 +214,6 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
       whileLoop(`(i32.lt_s ${get('j')} ${get('N')})`, [blockCall(`${kind}_${rows}x1`, oAt, aAddr, lda, bAt, get('ldb')), inc('j', i32(1))]),
     ];
   };
-  const slab = nv * 16; // bytes of one k-row of a b slab
-  // copy the chunk of b into slabs: slab j/colsPerBlock holds b[k0 + kk, j .. j + cols) at pk + j·kc·4 + kk·slab
-  const packB = [
-    set('j', i32(0)),
-    whileLoop(`(i32.le_s ${add32(get('j'), i32(nv * 4))} ${get('N')})`, [
-      set('src', add32(get('bk'), mul32(get('j'), i32(4)))),
-      set('dst', add32(get('pk'), mul32(mul32(get('j'), get('kc')), i32(4)))),
-      set('kk', i32(0)),
-      whileLoop(`(i32.lt_s ${get('kk')} ${get('kc')})`, [
-        ...[...Array(nv).keys()].map((v) => `(v128.store offset=${16 * v} ${get('dst')} (v128.load offset=${16 * v} ${get('src')}))`),
-        inc('src', get('ldb')), inc('dst', i32(slab)), inc('kk', i32(1)),
-      ]),
-      inc('j', i32(nv * 4)),
-    ]),
-  ];
   // TN: the panel's full 4-row blocks of a: block (i − i0)/mr holds a[k0 + kk, i .. i + mr) at apk + (i − i0)·kc·4 + kk·4·mr
   const packA = kind === 'tn'
     ? [
@@ -261,7 +245,7 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
   ${set('kcMax', `(select ${i32(PACKED_K_CHUNK)} ${i32(kChunk)} ${get('packs')})`)}
   ${set('mc', `(select ${i32(PACKED_M_CHUNK)} ${i32(mChunk)} ${get('packs')})`)}
   (loop $panels
-    ${set('iEnd', `(select ${add32(get('i0'), get('mc'))} ${get('M')} (i32.lt_s ${add32(get('i0'), get('mc'))} ${get('M')}))`)}
+    ${set('iEnd', min32(add32(get('i0'), get('mc')), get('M')))}
     ${set('packed', `(i32.and ${get('packs')} (i32.ge_s (i32.sub ${get('iEnd')} ${get('i0')}) ${i32(PACK_MIN_ROWS)}))`)}
     ${set('k0', i32(0))}
     ${set('accK', get('acc'))}
@@ -273,7 +257,7 @@ function outerDriver(kind: 'nn' | 'tn', mr: number, nv: number, kChunk: number, 
         ;; b packed once for many calls (rnn_*_steps: the recurrent weights, per window) or now
         (if (i32.and (i32.ne (global.get $prepacked) ${i32(0)}) (i32.eq (global.get $prepackedFrom) ${get('b')}))
           (then ${set('pkb', add32('(global.get $prepacked)', mul32(mul32(get('k0'), slabColumns(nv)), i32(4))))})
-          (else ${[...packB, set('pkb', get('pk'))].join('\n            ')}))
+          (else ${[...packSlabs(nv, get('bk'), get('pk')), set('pkb', get('pk'))].join('\n            ')}))
         ${packA.join('\n        ')}))
       ${set('i', get('i0'))}
       ${rowLoop(mr, rowBlock, 'iEnd')}
@@ -302,29 +286,39 @@ function packBuffer(): string {
 }
 
 /**
- * dst = b(K, N) in the layout a packing NN driver copies it to, for the whole of K at once:
- * chunk k0 (PACKED_K_CHUNK steps, fewer at the end) at dst + k0·N8·4 (N8 = N rounded down to
- * whole slabs), slab j of it at + j·kc·4, step kk at + kk·slab bytes.
+ * Copies the kc-step chunk of b at `from` (rows ldb bytes apart) into slabs at `into`: the slab
+ * of columns [j, j + 4·nv) (whole slabs of N only) at into + j·kc·4, its step kk at + kk·16·nv
+ * bytes, so a block's kc steps read consecutive bytes. Uses locals j, src, dst, kk.
  */
-function packWholeB(nv: number): string {
-  const slab = nv * 16;
-  return `
-(func (export "pack_b") ${params(['dst', 'b', 'K', 'N', 'ldb'])}
-  (local $k0 i32) (local $kc i32) (local $j i32) (local $kk i32) (local $src i32) (local $to i32) (local $n8 i32)
-  ${set('n8', slabColumns(nv))}
-  ${whileLoop(`(i32.lt_s ${get('k0')} ${get('K')})`, [
-    set('kc', chunkLength(i32(PACKED_K_CHUNK))),
+function packSlabs(nv: number, from: string, into: string): string[] {
+  return [
     set('j', i32(0)),
-    whileLoop(`(i32.lt_s ${get('j')} ${get('n8')})`, [
-      set('src', add32(get('b'), add32(mul32(get('k0'), get('ldb')), mul32(get('j'), i32(4))))),
-      set('to', add32(get('dst'), mul32(add32(mul32(get('k0'), get('n8')), mul32(get('j'), get('kc'))), i32(4)))),
+    whileLoop(`(i32.le_s ${add32(get('j'), i32(nv * 4))} ${get('N')})`, [
+      set('src', add32(from, mul32(get('j'), i32(4)))),
+      set('dst', add32(into, mul32(mul32(get('j'), get('kc')), i32(4)))),
       set('kk', i32(0)),
       whileLoop(`(i32.lt_s ${get('kk')} ${get('kc')})`, [
-        ...[...Array(nv).keys()].map((v) => `(v128.store offset=${16 * v} ${get('to')} (v128.load offset=${16 * v} ${get('src')}))`),
-        inc('src', get('ldb')), inc('to', i32(slab)), inc('kk', i32(1)),
+        ...[...Array(nv).keys()].map((v) => `(v128.store offset=${16 * v} ${get('dst')} (v128.load offset=${16 * v} ${get('src')}))`),
+        inc('src', get('ldb')), inc('dst', i32(nv * 16)), inc('kk', i32(1)),
       ]),
       inc('j', i32(nv * 4)),
     ]),
+  ];
+}
+
+/**
+ * out = b(K, N) in the layout a packing NN driver copies it to, for the whole of K at once:
+ * chunk k0 (PACKED_K_CHUNK steps, fewer at the end) at out + k0·N8·4 (N8 = N rounded down to
+ * whole slabs), laid out by packSlabs.
+ */
+function packWholeB(nv: number): string {
+  return `
+(func (export "pack_b") ${params(['out', 'b', 'K', 'N', 'ldb'])}
+  (local $k0 i32) (local $kc i32) (local $j i32) (local $kk i32) (local $src i32) (local $dst i32) (local $n8 i32)
+  ${set('n8', slabColumns(nv))}
+  ${whileLoop(`(i32.lt_s ${get('k0')} ${get('K')})`, [
+    set('kc', chunkLength(i32(PACKED_K_CHUNK))),
+    ...packSlabs(nv, add32(get('b'), mul32(get('k0'), get('ldb'))), add32(get('out'), mul32(mul32(get('k0'), get('n8')), i32(4)))),
     inc('k0', get('kc')),
   ])})`;
 }
@@ -338,7 +332,7 @@ function dotDriver(mr: number, nr: number): string {
       set('pa', add32(get('a'), mul32(get('i'), get('lda')))),
       set('po', add32(get('o'), mul32(get('i'), get('ldo')))),
       set('j', i32(0)),
-      ...widths.map((w) => whileLoop(`(i32.le_s ${add32(get('j'), i32(w))} ${get('N')})`, [call(`nt_${rows}x${w}`, oAt, bAt), inc('j', i32(w))])),
+      ...widths.map((w) => whileLoop(`(i32.le_s ${add32(get('j'), i32(w))} ${get('N')})`, [blockCall(`nt_${rows}x${w}`, oAt, get('pa'), get('lda'), bAt, get('ldb'), 'K', 'acc'), inc('j', i32(w))])),
     ];
   };
   return `

@@ -9,7 +9,7 @@
 // The step products' weights may come packed once per window (pack_b; 0 = not packed), so a
 // packing product does not copy the same matrix again at every step, on every thread.
 
-import { add32, get, i32, inc, locals, mul32, params, set, sub32, whileLoop } from './dsl.ts';
+import { add32, get, i32, inc, locals, min32, mul32, params, set, sub32, whileLoop } from './dsl.ts';
 
 /**
  * for t in [0, K): h_{t+1} = act(h_{t+1} + h_t·Whhᵀ + bhh) on rows [r0, r0 + nb) of hs (K + 1, B, H).
@@ -99,16 +99,15 @@ function transpose(): string {
     `(v128.store ${outAt(add32(get('c'), i32(2)), get('r'))} ${shuffle('t1', 't3', 0, 1, 4, 5)})`,
     `(v128.store ${outAt(add32(get('c'), i32(3)), get('r'))} ${shuffle('t1', 't3', 2, 3, 6, 7)})`,
   ];
-  const min = (a: string, b: string): string => `(select ${a} ${b} (i32.lt_s ${a} ${b}))`;
   return `
 (func (export "transpose") ${params(['out', 'in', 'R', 'C'])}
   (local $r0 i32) (local $c0 i32) (local $r i32) (local $c i32) (local $rEnd i32) (local $cEnd i32) (local $k i32)
   ${locals(['x0', 'x1', 'x2', 'x3', 't0', 't1', 't2', 't3'], 'v128')}
   ${whileLoop(`(i32.lt_s ${get('r0')} ${get('R')})`, [
-    set('rEnd', min(add32(get('r0'), i32(TILE)), get('R'))),
+    set('rEnd', min32(add32(get('r0'), i32(TILE)), get('R'))),
     set('c0', i32(0)),
     whileLoop(`(i32.lt_s ${get('c0')} ${get('C')})`, [
-      set('cEnd', min(add32(get('c0'), i32(TILE)), get('C'))),
+      set('cEnd', min32(add32(get('c0'), i32(TILE)), get('C'))),
       upTo('r', get('r0'), get('rEnd'), 4, [
         upTo('c', get('c0'), get('cEnd'), 4, block4x4),
         rest('c', get('cEnd'), [0, 1, 2, 3].map((i) => copy(add32(get('r'), i32(i)), get('c')))),
