@@ -9,14 +9,15 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { ApiKeyEntry, Config } from '@unroll/store';
-import { registerErrorHandler } from './errors.ts';
+import { ApiKeyRing, loadApiKeys, type ApiKeyEntry, type Config } from '@unroll/store';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandler } from './errors.ts';
 import { loggerOptions } from './logger.ts';
 import configPlugin from './plugins/config.ts';
 import redisPlugin from './plugins/redis.ts';
 import storagePlugin from './plugins/storage.ts';
 import queuePlugin from './plugins/queue.ts';
 import authPlugin, { WS_PROTOCOL } from './plugins/auth.ts';
+import upgradeGuardPlugin from './plugins/upgrade-guard.ts';
 import eventHubPlugin from './plugins/event-hub.ts';
 import rateLimitPlugin from './plugins/rate-limit.ts';
 import healthRoutes from './routes/health.ts';
@@ -45,8 +46,15 @@ export interface BuildAppOptions {
 }
 
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  // Loaded once: the auth plugin checks keys against them, the logger redacts them wherever they appear.
+  const apiKeys = options.apiKeys ?? (await loadApiKeys(config));
+  const ring = new ApiKeyRing(apiKeys);
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config.LOG_LEVEL),
+    logger: options.logger ?? loggerOptions(config.LOG_LEVEL, (value) => ring.verify(value) !== null),
+    // Errors raised before a route runs (bad URL encoding, an overlong path segment, a malformed
+    // request the HTTP parser rejects) get our envelope too, not Fastify's or Node's own body.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     requestIdHeader: 'x-request-id',
     // Uploads stream past this limit (see routes/datasets.ts); this bounds JSON bodies only.
@@ -102,7 +110,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(redisPlugin);
   await app.register(storagePlugin);
   await app.register(queuePlugin);
-  await app.register(authPlugin, { apiKeys: options.apiKeys });
+  await app.register(upgradeGuardPlugin);
+  await app.register(authPlugin, { apiKeys });
   await app.register(rateLimitPlugin);
   await app.register(eventHubPlugin);
 

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import type { ApiErrorBody, ErrorDetail } from '@unroll/protocol';
 import {
@@ -122,4 +124,42 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(body('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
+}
+
+/** Longest path parameter the router accepts (Fastify's default maxParamLength). */
+const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Fastify's `frameworkErrors`: errors its router raises before any route or hook runs. The
+ * message never repeats the URL (it may carry a key).
+ */
+export function frameworkErrorHandler(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    reply.code(414).send(body('uri_too_long', `a path segment exceeds ${MAX_PARAM_LENGTH} characters`, { param: 'url' }));
+  } else if (err.code === 'FST_ERR_BAD_URL') {
+    reply.code(400).send(body('invalid_request', 'the URL path is not valid percent-encoded UTF-8', { param: 'url' }));
+  } else {
+    reply.code(400).send(body('invalid_request', 'the request could not be routed', { param: 'url' }));
+  }
+}
+
+/**
+ * Node's `clientError`: requests its HTTP parser rejects (malformed request line or chunking,
+ * headers past maxHeaderSize, a request that took too long), answered on the raw socket.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, payload] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, body('headers_too_large', 'the request line and headers exceed the server limit (16 KiB); send long inputs in the body', { param: 'headers' })]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, body('request_timeout', 'the request was not received in time')]
+        : [400, body('invalid_request', 'malformed HTTP request')];
+  const json = JSON.stringify(payload);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy();
 }

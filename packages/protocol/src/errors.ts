@@ -4,6 +4,9 @@ import { EXAMPLE_ERROR } from './examples.ts';
 /** Every machine-readable error code the API and worker may answer with. */
 export const ErrorCode = z.enum([
   'invalid_request',
+  'uri_too_long',
+  'headers_too_large',
+  'request_timeout',
   'unauthorized',
   'not_found',
   'payload_too_large',

@@ -19,8 +19,9 @@ export const WS_PROTOCOL = 'unroll.v1';
 const BEARER_PROTOCOL = 'bearer.';
 
 /**
- * The presented key: `Authorization: Bearer <key>`; for WebSocket upgrades also `?token=<key>`
- * or a `Sec-WebSocket-Protocol: bearer.<key>` subprotocol (browsers cannot set headers).
+ * The presented key: `Authorization: Bearer <key>`; for upgrades of a WebSocket route also
+ * `?token=<key>` or a `Sec-WebSocket-Protocol: bearer.<key>` subprotocol (browsers cannot set
+ * headers). Plain HTTP never reads `?token=`: a key in a URL ends up in proxies' logs.
  */
 export function presentedKey(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -28,7 +29,7 @@ export function presentedKey(request: FastifyRequest): string | null {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     return m ? m[1] : null;
   }
-  if (!request.ws) return null;
+  if (!request.ws || !request.routeOptions.config?.acceptsUpgrade) return null;
   const token = (request.query as Record<string, unknown> | undefined)?.token;
   if (typeof token === 'string' && token !== '') return token;
   const protocols = String(request.headers['sec-websocket-protocol'] ?? '')
