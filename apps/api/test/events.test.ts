@@ -105,7 +105,10 @@ describe('GET /v1/jobs/:id/events over WebSocket', () => {
     await t.app.events.append(id, epochEvent(2), { fence });
     await t.app.events.append(id, { type: 'checkpoint', epoch: 2 }, { fence });
     await client.until(() => client.messages.length === 5);
-    expect(client.messages.slice(3).map((m) => m.event)).toEqual([epochEvent(2), { type: 'checkpoint', epoch: 2 }]);
+    expect(client.messages.slice(3).map((m) => m.event)).toEqual([
+      { ...epochEvent(2), at: expect.any(String) },
+      { type: 'checkpoint', epoch: 2, at: expect.any(String) },
+    ]);
     await t.app.jobs.transition(id, 'succeeded', {
       fence,
       event: { type: 'completed', weights: { safetensors: 's', json: 'j' }, bestEpoch: 2, finalLoss: 1.5 },

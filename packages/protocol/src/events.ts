@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { EXAMPLE_EVENT_MESSAGES, EXAMPLE_FAILED_EVENT_MESSAGE, EXAMPLE_STREAM_ID } from './examples.ts';
-import { JobStatus, Progress } from './job.ts';
+import { EventTime, JobStatus, Progress } from './job.ts';
 
 // Events of a job, in its Redis stream `unroll:job:{id}:events` and on the WebSocket as
 // `{id: <stream id>, event}`. A finished job's stream ends with a `status` event whose status is
 // terminal; its `completed` / `failed` detail event comes right before it in the same atomic write.
+// Every event carries `at`: writers may leave it out, the store stamps it (EventLog.append,
+// JobStore.transition), and reads fill it from the stream id for events stored before it existed.
 
 export const StatusEvent = z.strictObject({
   type: z.literal('status'),
   status: JobStatus,
-  at: z.iso.datetime(),
+  at: EventTime,
   attempt: z.int().min(0).optional(),
 }).meta({ example: EXAMPLE_EVENT_MESSAGES[0].event });
 
@@ -37,6 +39,7 @@ export const EpochEvent = z
     lr: finite,
     etaSeconds: z.number().min(0),
     best: z.boolean().optional(),
+    at: EventTime.optional(),
   })
   .meta({ description: 'Extra metric fields from the engine are kept as-is', example: EXAMPLE_EVENT_MESSAGES[2].event });
 
@@ -47,6 +50,7 @@ export const CheckpointEvent = z.strictObject({
   epoch: z.int().min(1),
   bytes: z.int().min(0).optional(),
   sha256: z.string().optional(),
+  at: EventTime.optional(),
 }).meta({ example: EXAMPLE_EVENT_MESSAGES[3].event });
 
 export const CompletedEvent = z.strictObject({
@@ -54,6 +58,7 @@ export const CompletedEvent = z.strictObject({
   weights: z.strictObject({ safetensors: z.string(), json: z.string() }),
   bestEpoch: z.int().min(1).nullable(),
   finalLoss: finite.nullable(),
+  at: EventTime.optional(),
 }).meta({ example: EXAMPLE_EVENT_MESSAGES[4].event });
 
 export const FailedEvent = z.strictObject({
@@ -63,6 +68,7 @@ export const FailedEvent = z.strictObject({
   param: z.string().optional(),
   epoch: z.int().min(0).optional(),
   step: z.int().min(0).optional(),
+  at: EventTime.optional(),
 }).meta({ example: EXAMPLE_FAILED_EVENT_MESSAGE.event });
 
 export const JobEvent = z

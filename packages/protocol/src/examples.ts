@@ -143,11 +143,17 @@ export const EXAMPLE_CANCELLED_JOB = {
 };
 
 /** One message of each event type, as sent on the WebSocket and in `items` over HTTP. */
+/** The writer's time of an example event: its stream id's milliseconds, as the store stamps it. */
+const atOf = (streamId: string): string => new Date(Number(streamId.slice(0, streamId.indexOf('-')))).toISOString();
+
 export const EXAMPLE_EVENT_MESSAGES = [
   { id: '1795634750733-0', event: { type: 'status', status: 'running', at: T_RUNNING, attempt: 1 } },
-  { id: '1795634762118-0', event: { type: 'progress', ...EXAMPLE_PROGRESS, epoch: 1, step: 100, loss: 2.9137 } },
-  { id: '1795634832406-0', event: EXAMPLE_EPOCH_METRICS },
-  { id: '1795634832406-1', event: { type: 'checkpoint', epoch: 2, bytes: 135244, sha256: '3b7e1c0f9a52d6e84c1f0b2a7d93e6c5f8a1b4d7e0c3f6a9b2d5e8f1a4c7b0d3' } },
+  { id: '1795634762118-0', event: { type: 'progress', ...EXAMPLE_PROGRESS, epoch: 1, step: 100, loss: 2.9137, at: atOf('1795634762118-0') } },
+  { id: '1795634832406-0', event: { ...EXAMPLE_EPOCH_METRICS, at: atOf('1795634832406-0') } },
+  {
+    id: '1795634832406-1',
+    event: { type: 'checkpoint', epoch: 2, bytes: 135244, sha256: '3b7e1c0f9a52d6e84c1f0b2a7d93e6c5f8a1b4d7e0c3f6a9b2d5e8f1a4c7b0d3', at: atOf('1795634832406-1') },
+  },
   {
     id: '1795636161952-0',
     event: {
@@ -155,6 +161,7 @@ export const EXAMPLE_EVENT_MESSAGES = [
       weights: { safetensors: `/v1/jobs/${EXAMPLE_JOB_ID}/weights`, json: `/v1/jobs/${EXAMPLE_JOB_ID}/weights?format=json` },
       bestEpoch: 18,
       finalLoss: 1.4127,
+      at: atOf('1795636161952-0'),
     },
   },
   { id: '1795636161952-1', event: { type: 'status', status: 'succeeded', at: '2026-11-25T19:49:21.952Z' } },
@@ -163,7 +170,7 @@ export const EXAMPLE_EVENT_MESSAGES = [
 /** A failed job ends with a `failed` detail event, then the terminal status event. */
 export const EXAMPLE_FAILED_EVENT_MESSAGE = {
   id: '1795634901377-0',
-  event: { type: 'failed', code: 'non_finite_loss', message: 'loss became NaN at epoch 3 step 17', epoch: 3, step: 17 },
+  event: { type: 'failed', code: 'non_finite_loss', message: 'loss became NaN at epoch 3 step 17', epoch: 3, step: 17, at: atOf('1795634901377-0') },
 } as const;
 
 export const EXAMPLE_CHECKPOINT = { epoch: 2, bytes: 135244, sha256: '3b7e1c0f9a52d6e84c1f0b2a7d93e6c5f8a1b4d7e0c3f6a9b2d5e8f1a4c7b0d3', createdAt: '2026-11-25T19:27:12.406Z' };

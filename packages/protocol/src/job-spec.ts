@@ -140,6 +140,12 @@ export const TrainingRequest = z
     earlyStopping: EarlyStopping.nullable().default(null),
     seed: z.int().min(0).max(2 ** 31 - 1).default(0),
   })
+  .superRefine((t, ctx) => {
+    // Early stopping watches the validation loss; with no validation data it would never act.
+    if (t.earlyStopping && t.validationSplit === 0) {
+      ctx.addIssue({ code: 'custom', path: ['earlyStopping'], message: 'early stopping watches the validation loss: set validationSplit > 0 or earlyStopping null' });
+    }
+  })
   .meta({ id: 'TrainingRequest' });
 export type TrainingRequest = z.infer<typeof TrainingRequest>;
 

@@ -24,6 +24,9 @@ export const JobError = z
   .meta({ id: 'JobError', example: { code: 'non_finite_loss', message: 'loss became NaN at epoch 3 step 17' } });
 export type JobError = z.infer<typeof JobError>;
 
+/** When an event was written (ISO 8601, the writer's clock). Set by the store on every event it writes. */
+export const EventTime = z.iso.datetime().meta({ description: 'When the event was written (ISO 8601); present on every event the API sends', example: '2026-11-25T19:25:51.733Z' });
+
 export const Progress = z
   .object({
     epoch: z.int().min(0),
@@ -31,6 +34,7 @@ export const Progress = z
     stepsInEpoch: z.int().min(0),
     loss: z.number(),
     tokensPerSec: z.number().min(0),
+    at: EventTime.optional(),
   })
   .meta({ id: 'Progress', example: EXAMPLE_PROGRESS });
 export type Progress = z.infer<typeof Progress>;

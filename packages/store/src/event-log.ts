@@ -42,7 +42,7 @@ export class EventLog {
    * `status`, `completed` and `failed` events go through JobStore.transition instead.
    */
   async append(jobId: string, event: JobEvent, opts: FenceOption = {}): Promise<string | null> {
-    const parsed = JobEvent.parse(event);
+    const parsed = JobEvent.parse({ ...event, at: event.at ?? new Date().toISOString() });
     if (TRANSITION_ONLY.has(parsed.type)) {
       throw new Error(`'${parsed.type}' events are written by JobStore.transition, not EventLog.append`);
     }
@@ -88,7 +88,10 @@ function parseEntries(entries: StreamEntries): EventMessage[] {
   for (const [id, fields] of entries) {
     const index = fields.indexOf('e');
     if (index < 0) continue;
-    out.push({ id, event: JSON.parse(fields[index + 1]) as JobEvent });
+    const event = JSON.parse(fields[index + 1]) as JobEvent;
+    // Events stored before every event carried `at`: the time Redis appended it (the id's milliseconds).
+    event.at ??= new Date(Number(id.slice(0, id.indexOf('-')))).toISOString();
+    out.push({ id, event });
   }
   return out;
 }

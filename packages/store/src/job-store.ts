@@ -235,7 +235,7 @@ export class JobStore {
         now.getTime(),
         historyLine(entry),
         JSON.stringify(statusEvent),
-        opts.event ? JSON.stringify(opts.event) : '',
+        opts.event ? JSON.stringify({ ...opts.event, at: opts.event.at ?? entry.at }) : '',
         opts.error ? JSON.stringify(opts.error) : '',
         this.options.eventRetention,
         this.options.jobRetentionSeconds,

@@ -55,7 +55,7 @@ describe('EventLog', () => {
     expect(await log.read(job.id, { count: 2 })).toHaveLength(2);
     expect(await log.lastId(job.id)).toBe(c);
     const record = (await jobs.get(job.id))!;
-    expect(record.progress).toEqual({ epoch: 1, step: 1, stepsInEpoch: 4, loss: 3, tokensPerSec: 10 });
+    expect(record.progress).toEqual({ epoch: 1, step: 1, stepsInEpoch: 4, loss: 3, tokensPerSec: 10, at: expect.any(String) });
     expect(record.metrics).toMatchObject({ epoch: 1, trainLoss: 2 });
     expect(record.lastEpoch).toBe(1);
   });
@@ -86,7 +86,7 @@ describe('EventLog', () => {
     await new Promise((r) => setTimeout(r, 100));
     const id = await log.append(job.id, { type: 'checkpoint', epoch: 3 });
     const got = await pending;
-    expect(got).toEqual([{ id, event: { type: 'checkpoint', epoch: 3 } }]);
+    expect(got).toEqual([{ id, event: { type: 'checkpoint', epoch: 3, at: expect.any(String) } }]);
     expect(Date.now() - started).toBeLessThan(4000);
     expect(await tailEvents(blocking, job.id, id!, { blockMs: 50, count: 10 })).toEqual([]);
   });

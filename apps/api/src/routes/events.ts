@@ -64,9 +64,10 @@ const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app,
       querystring: EventsQuery,
       response: { 200: z.object({ items: z.array(EventMessage), nextAfter: StreamId.nullable() }), 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody },
     },
-    // Before the upgrade: another tenant's (or a missing) job is a plain 404, no socket.
-    preValidation: async (request) => {
-      const { id } = request.params as { id: string };
+    // After validation (a malformed id or `after` is 400, as over HTTP) and before the upgrade:
+    // another tenant's (or a missing) job is a plain 404, no socket.
+    preHandler: async (request) => {
+      const { id } = request.params;
       request.log = request.log.child({ jobId: id });
       const job = await app.jobs.getForTenant(id, request.tenant);
       if (!job) throw ApiError.notFound('job', id);
