@@ -82,6 +82,42 @@ describe('API edges (issue #11 item 8)', () => {
     expect((await t.app.jobs.get(job.id))!.progress?.at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
+  it('checkpoint retention is part of the spec; a checkpoint the job does not keep is 404 checkpoint_not_found, one not reached yet 409', async () => {
+    const created = (await createJob(t, { datasetId, task: 'lm', training: { epochs: 5 } })).json();
+    expect(created.spec.training.checkpoints).toEqual({ keep: 3 });
+    expect((await createJob(t, { datasetId, task: 'lm', training: { checkpoints: { keep: 'all' } } })).json().spec.training.checkpoints).toEqual({ keep: 'all' });
+    const bad = await createJob(t, { datasetId, task: 'lm', training: { checkpoints: { keep: 0 } } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.param).toBe('training.checkpoints.keep');
+
+    // Epochs 1..3 done; with keep 2 only epochs 2 and 3 would be stored (none here: the answer
+    // for a missing one depends only on where the job is).
+    const job = (await createJob(t, { datasetId, task: 'lm', training: { epochs: 5, checkpoints: { keep: 2 } } })).json();
+    const fence = await t.app.jobs.claimAttempt(job.id);
+    await t.app.jobs.transition(job.id, 'running', { fence });
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      await t.app.events.append(
+        job.id,
+        {
+          type: 'epoch', epoch, trainLoss: 2, gradNormPreClip: 1, gradNormPostClip: 1, clipRate: 0, paramGradNorms: {}, paramNorms: {},
+          timeProfile: [], whhSpectralNorm: 1, saturation: 0, tokensPerSec: 1, lr: 0.001, etaSeconds: 0,
+        },
+        { fence },
+      );
+    }
+    const weights = (checkpoint: string) => t.app.inject({ method: 'GET', url: `/v1/jobs/${job.id}/weights?checkpoint=${checkpoint}`, headers: t.auth() });
+    const pruned = await weights('1');
+    expect(pruned.statusCode).toBe(404);
+    expect(pruned.json().error).toMatchObject({ code: 'checkpoint_not_found', param: 'checkpoint' });
+    expect(pruned.json().error.message).toMatch(/keeps the newest 2/);
+    const beyond = await weights('9');
+    expect(beyond.statusCode).toBe(404);
+    expect(beyond.json().error.code).toBe('checkpoint_not_found');
+    const future = await weights('4');
+    expect(future.statusCode).toBe(409);
+    expect(future.json().error.code).toBe('not_ready');
+  });
+
   it('early stopping with validationSplit 0 is refused: it could never act', async () => {
     const res = await createJob(t, { datasetId, task: 'lm', training: { validationSplit: 0, earlyStopping: { patience: 2 } } });
     expect(res.statusCode).toBe(400);

@@ -63,7 +63,9 @@ describe('weights', () => {
     expect(Array.from(model.params)).toEqual(Array.from(restored.params));
     const best = await get(`/v1/jobs/${jobId}/weights?checkpoint=best`);
     expect(Buffer.compare(best.rawPayload, res.rawPayload)).toBe(0);
-    expect((await get(`/v1/jobs/${jobId}/weights?checkpoint=7`)).statusCode).toBe(409);
+    const missing = await get(`/v1/jobs/${jobId}/weights?checkpoint=7`);
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('checkpoint_not_found');
   });
 
   it('serves the final weights in the PyTorch layout, and as JSON', async () => {

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { Job as QueueJob } from 'bullmq';
 import { UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
-import { isTerminal, type JobError, type JobEvent, type JobStatus } from '@unroll/protocol';
+import { checkpointsToKeep, isTerminal, type JobError, type JobEvent, type JobStatus } from '@unroll/protocol';
 import {
   blobKeys,
   IllegalTransitionError,
@@ -19,7 +19,7 @@ import {
   type TransitionOptions,
 } from '@unroll/store';
 import { textCorpusBuffer } from '@unroll/rnn';
-import { interruptedCheckpointKey, loadResumeCandidates, MAX_RESUME_CANDIDATES, pruneCheckpoints } from './checkpoints.ts';
+import { interruptedCheckpointKey, loadResumeCandidates, pruneCheckpoints } from './checkpoints.ts';
 import { startTrainingThread, type TrainingThread } from './thread-runner.ts';
 import type { PastEpoch, ThreadError } from './thread-protocol.ts';
 
@@ -37,8 +37,6 @@ export interface ProcessorOptions {
   coresPerJob?: number;
   /** How often the attempt checks the job record for a cancel request. */
   cancelPollMs: number;
-  /** Epoch checkpoints kept per job (older ones are deleted as new ones land). */
-  keepCheckpoints?: number;
   /**
    * How long the attempt retries a Redis write that failed because Redis is unreachable (default
    * 5 min). Meanwhile the thread keeps training and its messages wait, in order, in memory.
@@ -230,7 +228,7 @@ export async function processTrainingJob(
             const checkpointEvent: JobEvent = { type: 'checkpoint', epoch: msg.epoch, ...(bytes !== undefined ? { bytes } : {}), ...(ckpt ? { sha256: ckpt.sha256 } : {}) };
             await untilRedisAnswers('checkpoint event', () => deps.events.append(jobId, checkpointEvent, fenced));
           }
-          await pruneCheckpoints(deps.blobs, jobId, options.keepCheckpoints ?? MAX_RESUME_CANDIDATES);
+          await pruneCheckpoints(deps.blobs, jobId, checkpointsToKeep(record!.spec));
           lastEpoch = msg.epoch;
           lastMetrics = msg.metrics;
           attemptLog.info({ epoch: msg.epoch, trainLoss: msg.metrics.trainLoss, valLoss: msg.metrics.valLoss, best: msg.metrics.best }, 'epoch done');

@@ -17,6 +17,7 @@ export const ErrorCode = z.enum([
   'job_finished',
   'enqueue_failed',
   'not_ready',
+  'checkpoint_not_found',
   'conflict',
   'redis_unavailable',
   'invalid_weights',

@@ -69,6 +69,7 @@ export const EXAMPLE_JOB_SPEC = {
     reduction: 'mean',
     validationSplit: 0.1,
     earlyStopping: null,
+    checkpoints: { keep: 3 },
     seed: 0,
   },
 };

@@ -127,6 +127,19 @@ export const ModelRequest = z
   .meta({ id: 'ModelRequest' });
 export type ModelRequest = z.infer<typeof ModelRequest>;
 
+/** Epoch checkpoints kept per job when `training.checkpoints` is not given. */
+export const DEFAULT_CHECKPOINTS_KEPT = 3;
+
+export const CheckpointPolicy = z
+  .strictObject({
+    keep: z
+      .union([z.int().min(1).max(1000), z.literal('all')])
+      .default(DEFAULT_CHECKPOINTS_KEPT)
+      .meta({ description: `Epoch checkpoints kept: the newest n (older ones are deleted as new ones land), or 'all' (one per epoch; counts against the storage quota). Default ${DEFAULT_CHECKPOINTS_KEPT}.`, example: 'all' }),
+  })
+  .meta({ id: 'CheckpointPolicy' });
+export type CheckpointPolicy = z.infer<typeof CheckpointPolicy>;
+
 export const TrainingRequest = z
   .strictObject({
     epochs: z.int().min(1).max(1000).default(10),
@@ -138,6 +151,7 @@ export const TrainingRequest = z
     reduction: z.enum(['mean', 'sum']).default('mean'),
     validationSplit: z.number().min(0).max(0.5).default(0.1),
     earlyStopping: EarlyStopping.nullable().default(null),
+    checkpoints: CheckpointPolicy.prefault({}),
     seed: z.int().min(0).max(2 ** 31 - 1).default(0),
   })
   .superRefine((t, ctx) => {
@@ -215,6 +229,12 @@ export const JobSpec = z
   })
   .meta({ id: 'JobSpec', example: EXAMPLE_JOB_SPEC });
 export type JobSpec = z.infer<typeof JobSpec>;
+
+/** How many epoch checkpoints a job keeps (Infinity for 'all'); specs stored before the policy existed keep the default. */
+export function checkpointsToKeep(spec: JobSpec): number {
+  const keep = (spec.training as Partial<TrainingRequest>).checkpoints?.keep ?? DEFAULT_CHECKPOINTS_KEPT;
+  return keep === 'all' ? Number.POSITIVE_INFINITY : keep;
+}
 
 /** Dataset kinds each task can train on. */
 export const TASK_DATASET_KINDS: Record<Task, readonly DatasetFormat[]> = {

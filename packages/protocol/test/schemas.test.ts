@@ -19,6 +19,7 @@ describe('CreateJobRequest', () => {
       reduction: 'mean',
       validationSplit: 0.1,
       earlyStopping: null,
+      checkpoints: { keep: 3 },
       seed: 0,
     });
   });

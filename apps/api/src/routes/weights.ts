@@ -1,12 +1,38 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiErrorBody, Checkpoint, CheckpointList, WeightsJson, WeightsQuery, WeightsSafetensors } from '@unroll/protocol';
-import { blobKeys, checkpointEpoch } from '@unroll/store';
+import { ApiErrorBody, Checkpoint, CheckpointList, isTerminal, WeightsJson, WeightsQuery, WeightsSafetensors } from '@unroll/protocol';
+import { blobKeys, checkpointEpoch, type JobRecord } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { JobIdParams } from './jobs.ts';
 import { loadWeightsBytes } from '../model-loader.ts';
 import { RnnModel } from '../engine.ts';
+
+/**
+ * Why the weights asked for are not there: not yet (409 not_ready, try again later) or never
+ * again (404 checkpoint_not_found: an epoch past the last, or one the retention policy deleted).
+ */
+function missingWeightsError(job: JobRecord, which: 'final' | 'best' | number): ApiError {
+  if (which === 'final') return new ApiError(409, 'not_ready', `job ${job.id} has no final weights yet (status ${job.status})`, { param: 'id' });
+  const finished = isTerminal(job.status);
+  if (which === 'best') {
+    return finished
+      ? new ApiError(404, 'checkpoint_not_found', `job ${job.id} ended (${job.status}) without a best checkpoint`, { param: 'checkpoint' })
+      : new ApiError(409, 'not_ready', `job ${job.id} has no best checkpoint yet`, { param: 'checkpoint' });
+  }
+  const epochs = job.spec.training.epochs;
+  if (which > epochs) return new ApiError(404, 'checkpoint_not_found', `job ${job.id} trains ${epochs} epochs; there is no epoch ${which}`, { param: 'checkpoint' });
+  if (which <= job.lastEpoch || finished) {
+    const keep = job.spec.training.checkpoints?.keep ?? 'the default number of';
+    return new ApiError(
+      404,
+      'checkpoint_not_found',
+      `epoch ${which}'s checkpoint is not kept: the job keeps the newest ${keep} (training.checkpoints.keep; 'all' keeps one per epoch); GET /v1/jobs/${job.id}/checkpoints lists them`,
+      { param: 'checkpoint' },
+    );
+  }
+  return new ApiError(409, 'not_ready', `job ${job.id} has not finished epoch ${which} yet (last finished: ${job.lastEpoch})`, { param: 'checkpoint' });
+}
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('preHandler', async (request) => {
@@ -20,7 +46,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['weights'],
         summary: 'Download weights (safetensors in the PyTorch nn.RNN + Linear layout, or JSON)',
-        description: 'Final weights by default; `checkpoint=best` or `checkpoint=<epoch>` converts that checkpoint. 409 not_ready before weights exist. ' +
+        description: 'Final weights by default; `checkpoint=best` or `checkpoint=<epoch>` converts that checkpoint. 409 not_ready before weights exist; ' +
+          "404 checkpoint_not_found for an epoch the job will never have or no longer keeps (`training.checkpoints.keep`, default 3, or 'all'). " +
           'safetensors loads in PyTorch: `rnn = torch.nn.RNN(I, H, batch_first=True); fc = torch.nn.Linear(H, O)` with the tensors `rnn.*` and `fc.*` (metadata in `__metadata__`).',
         params: JobIdParams,
         querystring: WeightsQuery,
@@ -44,11 +71,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const which = checkpoint === undefined ? 'final' : checkpoint === 'best' ? 'best' : Number(checkpoint);
       const dataset = which === 'final' ? null : await app.datasets.get(job.datasetId);
       const weights = await loadWeightsBytes(app.blobs, id, which, { spec: job.spec, dataset, weightsKey: job.weightsKey });
-      if (!weights) {
-        throw new ApiError(409, 'not_ready', which === 'final' ? `job ${id} has no final weights yet (status ${job.status})` : `job ${id} has no ${which === 'best' ? 'best' : `epoch ${which}`} checkpoint`, {
-          param: which === 'final' ? 'id' : 'checkpoint',
-        });
-      }
+      if (!weights) throw missingWeightsError(job, which);
       const name = `${id}-${which === 'final' ? 'final' : which === 'best' ? 'best' : `epoch-${which}`}`;
       if (format === 'json') {
         reply.header('content-disposition', `attachment; filename="${name}.json"`);
@@ -65,7 +88,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['weights'],
-        summary: 'Checkpoints of a job (one per epoch)',
+        summary: "The epoch checkpoints a job keeps: the newest `training.checkpoints.keep` (default 3), or one per epoch with 'all'",
         params: JobIdParams,
         response: { 200: CheckpointList, 400: ApiErrorBody, 401: ApiErrorBody, 404: ApiErrorBody },
       },
