@@ -19,6 +19,7 @@ import queuePlugin from './plugins/queue.ts';
 import authPlugin, { WS_PROTOCOL } from './plugins/auth.ts';
 import upgradeGuardPlugin from './plugins/upgrade-guard.ts';
 import eventHubPlugin from './plugins/event-hub.ts';
+import orphanSweepPlugin from './plugins/orphan-sweep.ts';
 import rateLimitPlugin from './plugins/rate-limit.ts';
 import healthRoutes from './routes/health.ts';
 import docsRoutes from './routes/docs.ts';
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(authPlugin, { apiKeys });
   await app.register(rateLimitPlugin);
   await app.register(eventHubPlugin);
+  await app.register(orphanSweepPlugin);
 
   // Routes.
   await app.register(healthRoutes);

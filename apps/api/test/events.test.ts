@@ -92,6 +92,29 @@ describe('GET /v1/jobs/:id/events over HTTP', () => {
     const bad = await t.app.inject({ url: `/v1/jobs/${id}/events?after=nope`, headers: t.auth() });
     expect(bad.json().error).toMatchObject({ code: 'invalid_request', param: 'after' });
   });
+
+  it('ends: the last page of a finished job has nextAfter null; a running job\'s page keeps its last id', async () => {
+    const { id, fence } = await newRunningJob();
+    for (let e = 1; e <= 3; e++) await t.app.events.append(id, epochEvent(e), { fence });
+    const running = (await t.app.inject({ url: `/v1/jobs/${id}/events?limit=100`, headers: t.auth() })).json();
+    expect(running.nextAfter).toBe(running.items.at(-1).id); // more may come
+    await t.app.jobs.transition(id, 'failed', { fence, error: { code: 'test', message: 'done' } });
+    // Follow nextAfter as a client would, two events a page: it must stop, not repeat the last id.
+    const pages: { items: EventMessage[]; nextAfter: string | null }[] = [];
+    let after: string | null | undefined;
+    do {
+      const page = (await t.app.inject({ url: `/v1/jobs/${id}/events?limit=2${after ? `&after=${after}` : ''}`, headers: t.auth() })).json();
+      pages.push(page);
+      after = page.nextAfter;
+    } while (after !== null && pages.length < 10);
+    expect(pages.length).toBeLessThan(10);
+    expect(pages.at(-1)!.nextAfter).toBeNull();
+    const items = pages.flatMap((p) => p.items);
+    expect(items.map((m) => m.event.type)).toEqual(['status', 'status', 'epoch', 'epoch', 'epoch', 'status']);
+    // Asked after the end of a finished job: empty and null.
+    const beyond = (await t.app.inject({ url: `/v1/jobs/${id}/events?after=${items.at(-1)!.id}`, headers: t.auth() })).json();
+    expect(beyond).toEqual({ items: [], nextAfter: null });
+  });
 });
 
 describe('GET /v1/jobs/:id/events over WebSocket', () => {

@@ -45,6 +45,13 @@ export const ConfigSchema = z.object({
    * thread keeps training; its events wait in memory and are published in order once Redis is back).
    */
   REDIS_OUTAGE_TOLERANCE_MS: int(300_000, 0, 3_600_000),
+  /**
+   * API: how old (by mtime) a temp file, staged upload or blob with no dataset / job record must be
+   * before the orphan sweep removes it. Longer than any upload or checkpoint write takes between two writes.
+   */
+  ORPHAN_SWEEP_GRACE_MS: int(3_600_000, 1_000, 30 * 24 * 3_600_000),
+  /** API: how often the orphan sweep runs after the one at startup; 0 = only at startup. */
+  ORPHAN_SWEEP_INTERVAL_MS: int(600_000, 0, 24 * 3_600_000),
   /** Refuse to start (instead of warning) when Redis does not run appendonly yes + appendfsync always. */
   REQUIRE_DURABLE_REDIS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });

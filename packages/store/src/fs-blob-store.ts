@@ -103,6 +103,19 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Renames blob `from` to `to` (same filesystem, atomic) and fsyncs both directories: publishes
+   * a staged upload under its final key once its record is committed.
+   */
+  async move(from: string, to: string): Promise<void> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(source, target);
+    await syncDir(dirname(target));
+    if (dirname(source) !== dirname(target)) await syncDir(dirname(source));
+  }
+
   /** Removes every blob under `prefix/` (a job's artifacts). */
   async deletePrefix(prefix: string): Promise<void> {
     const trimmed = prefix.replace(/\/+$/, '');

@@ -24,6 +24,7 @@ export {
   type PutOptions,
 } from './blob-store.ts';
 export { FsBlobStore } from './fs-blob-store.ts';
+export { OrphanSweeper, type OrphanSweepResult } from './orphan-sweeper.ts';
 export {
   JobStore,
   ActiveJobsCapError,

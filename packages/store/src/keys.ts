@@ -24,6 +24,11 @@ export const keys = {
 /** Blob store keys for datasets and job artifacts. */
 export const blobKeys = {
   dataset: (id: string) => `datasets/${id}`,
+  /**
+   * Where an upload streams and is parsed; moved to `dataset(id)` only after its record is
+   * committed, so a blob under datasets/ always had a record (the orphan sweep clears the rest).
+   */
+  stagedDataset: (id: string) => `uploads/${id}`,
   checkpoint: (jobId: string, epoch: number) => `jobs/${jobId}/checkpoints/epoch-${epoch}.ckpt`,
   checkpointsPrefix: (jobId: string) => `jobs/${jobId}/checkpoints/`,
   bestCheckpoint: (jobId: string) => `jobs/${jobId}/best.ckpt`,

@@ -3,7 +3,7 @@ import { createBlobStore, DatasetStore, EventLog, JobStore, type BlobStore, type
 
 declare module 'fastify' {
   interface FastifyInstance {
-    blobs: BlobStore & Pick<FsBlobStore, 'deletePrefix'>;
+    blobs: BlobStore & Pick<FsBlobStore, 'deletePrefix' | 'move' | 'root'>;
     jobs: JobStore;
     events: EventLog;
     datasets: DatasetStore;

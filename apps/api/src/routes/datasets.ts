@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -18,6 +17,7 @@ import {
 import { BlobTooLargeError, blobKeys, newDatasetId, StorageQuotaError, toPublicDataset } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
+import { uploadBody, UploadAbortedError } from '../upload-body.ts';
 import { withExamples } from './openapi-examples.ts';
 
 const IdParams = z.object({ id: DatasetId });
@@ -78,25 +78,29 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
       const id = newDatasetId();
       const blobKey = blobKeys.dataset(id);
-      const body = request.body as IncomingMessage;
-      // Piped through our own stream so that stopping at the limit leaves the request socket
-      // alone long enough to answer 413 (then the connection is closed).
-      const counted = new PassThrough();
-      body.pipe(counted);
+      // Streamed and parsed under a staging key; published under blobKey only once the record is
+      // committed, so a crash in between leaves a staged blob for the orphan sweep, never a
+      // dataset blob with no record.
+      const uploadKey = blobKeys.stagedDataset(id);
+      const body = uploadBody(request.body as IncomingMessage);
       let info;
       try {
-        info = await app.blobs.put(blobKey, counted, { maxBytes: app.config.MAX_UPLOAD_BYTES });
+        info = await app.blobs.put(uploadKey, body.stream, { maxBytes: app.config.MAX_UPLOAD_BYTES });
       } catch (err) {
-        body.unpipe(counted);
         if (err instanceof BlobTooLargeError) {
           reply.header('connection', 'close');
           throw new ApiError(413, 'payload_too_large', `dataset exceeds MAX_UPLOAD_BYTES (${app.config.MAX_UPLOAD_BYTES} bytes)`, { param: 'body' });
         }
+        // Nobody is left to read the answer; a 400 keeps it out of the 500 counts.
+        if (err instanceof UploadAbortedError || body.aborted) throw new ApiError(400, 'upload_aborted', new UploadAbortedError().message, { param: 'body' });
         throw err;
+      } finally {
+        body.detach();
       }
 
+      let committed = false;
       try {
-        const stats = statsOf(parseDataset(kind, (await app.blobs.get(blobKey))!, csv));
+        const stats = statsOf(parseDataset(kind, (await app.blobs.get(uploadKey))!, csv));
         const record = await app.datasets.create({
           id,
           tenant: request.tenant,
@@ -109,9 +113,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           csv,
           createdAt: new Date().toISOString(),
         }, { maxStoredBytes: quota });
+        committed = true;
+        await app.blobs.move(uploadKey, blobKey);
         return reply.code(201).send(toPublicDataset(record));
       } catch (err) {
-        await app.blobs.delete(blobKey).catch(() => {});
+        // Record committed but the blob not published (storage error): take the record back too.
+        if (committed) await app.datasets.delete(id, request.tenant).catch(() => {});
+        await app.blobs.delete(uploadKey).catch(() => {});
         throw err;
       }
     },

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { WebSocket } from '@fastify/websocket';
 import { z } from 'zod';
 import {
   ApiErrorBody,
@@ -10,14 +9,14 @@ import {
   isTerminal,
   isTerminalStatusEvent,
 } from '@unroll/protocol';
+import type { JobRecord } from '@unroll/store';
 import { ApiError } from '../errors.ts';
-import { compareStreamIds } from '../stream-ids.ts';
+import { streamEventsToSocket } from '../event-socket.ts';
 import { JobIdParams } from './jobs.ts';
 import { withExamples } from './openapi-examples.ts';
 
 /** Past this many bytes queued on a socket the client is too slow: closed with 1013 (try again later). */
 export const MAX_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
-const HISTORY_PAGE = 500;
 
 const EventsQuery = z.strictObject({
   after: StreamId.optional().meta({ description: 'Resume strictly after this stream id (the last `id` you received)' }),
@@ -33,6 +32,8 @@ const MESSAGE_FORMAT =
 
 const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app, opts) => {
   const maxBuffered = opts.maxBufferedBytes ?? MAX_CLIENT_BUFFER_BYTES;
+  /** The job as preValidation read it, for the handler (no second read). */
+  const jobsSeen = new WeakMap<object, JobRecord>();
   app.route({
     method: 'GET',
     url: '/v1/jobs/:id/events',
@@ -40,12 +41,12 @@ const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app,
       swaggerTransform: withExamples({
         responses: {
           200: {
-            succeeded: { summary: 'History of a succeeded job, one event of each type', value: { items: EXAMPLE_EVENT_MESSAGES, nextAfter: EXAMPLE_EVENT_MESSAGES.at(-1)!.id } },
+            succeeded: { summary: 'History of a succeeded job, one event of each type', value: { items: EXAMPLE_EVENT_MESSAGES, nextAfter: null } },
             failed: {
               summary: 'A failed job: failed detail event, then the terminal status',
               value: {
                 items: [EXAMPLE_FAILED_EVENT_MESSAGE, { id: '1795634901377-1', event: { type: 'status', status: 'failed', at: '2026-11-25T19:28:21.377Z' } }],
-                nextAfter: '1795634901377-1',
+                nextAfter: null,
               },
             },
           },
@@ -57,7 +58,7 @@ const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app,
       summary: 'Job events: WebSocket live stream, or paginated JSON history over plain HTTP',
       description:
         'WebSocket: the full history (after `after`), then live messages `{id, event}`; reconnect with `?after=<last id>` to resume without gap or duplicate. ' +
-        'Closed with 1000 after the terminal status event, 1013 when the client reads too slowly. Plain HTTP: `{items, nextAfter}` pages. ' +
+        'Closed with 1000 after the terminal status event, 1013 when the client reads too slowly. Plain HTTP: `{items, nextAfter}` pages; pass `nextAfter` as `after` for the next one; `nextAfter` is null on the last page of a finished job. ' +
       'Connect with `wss://<host>/v1/jobs/<id>/events?after=<id>` and `Authorization: Bearer <key>`, or from browsers `?token=<key>` / subprotocols `unroll.v1, bearer.<key>`.' +
       MESSAGE_FORMAT,
       params: JobIdParams,
@@ -71,76 +72,27 @@ const routes: FastifyPluginAsyncZod<{ maxBufferedBytes?: number }> = async (app,
       request.log = request.log.child({ jobId: id });
       const job = await app.jobs.getForTenant(id, request.tenant);
       if (!job) throw ApiError.notFound('job', id);
+      jobsSeen.set(request, job);
     },
     handler: async (request) => {
       const { id } = request.params;
+      // Looked at BEFORE the read: a job finished by then has nothing after a short page.
+      const finishedBefore = isTerminal(jobsSeen.get(request)?.status ?? 'queued');
       const items = await app.events.read(id, { after: request.query.after, count: request.query.limit });
-      return { items, nextAfter: items.at(-1)?.id ?? request.query.after ?? null };
+      const last = items.at(-1);
+      // The last page of a finished job ends the pagination: nextAfter null, not its last id again.
+      const end = (last !== undefined && isTerminalStatusEvent(last.event)) || (finishedBefore && items.length < request.query.limit);
+      return { items, nextAfter: end ? null : (last?.id ?? request.query.after ?? null) };
     },
     wsHandler: (socket, request) => {
       const { id } = request.params;
-      void streamToSocket(socket, id, request.query.after).catch((err) => {
+      const options = { jobs: app.jobs, hub: app.eventHub, history: app.eventHistory, maxBufferedBytes: maxBuffered };
+      void streamEventsToSocket(options, socket, id, request.query.after, jobsSeen.get(request)).catch((err) => {
         request.log.warn({ jobId: id, err: (err as Error).message }, 'event stream failed');
         if (socket.readyState === socket.OPEN) socket.close(1011, 'server error');
       });
     },
   });
 
-  async function streamToSocket(socket: WebSocket, jobId: string, after: string | undefined): Promise<void> {
-    let lastSent = after ?? '0-0';
-    let historyDone = false;
-    let finished = false;
-    const pending: EventMessage[] = [];
-    let unsubscribe: (() => void) | null = null;
-    socket.on('close', () => {
-      finished = true;
-      unsubscribe?.();
-    });
-
-    const send = (message: EventMessage) => {
-      if (finished || compareStreamIds(message.id, lastSent) <= 0) return; // duplicate of history / resume point
-      if (socket.bufferedAmount > maxBuffered) {
-        finished = true;
-        unsubscribe?.();
-        socket.close(1013, 'client too slow');
-        // A client that does not read will not answer the close handshake either.
-        setTimeout(() => socket.terminate(), 1000).unref();
-        return;
-      }
-      socket.send(JSON.stringify(message));
-      lastSent = message.id;
-      if (isTerminalStatusEvent(message.event)) {
-        finished = true;
-        socket.close(1000, 'job finished');
-      }
-    };
-
-    const job = await app.jobs.get(jobId);
-    if (!job) return socket.close(1000, 'job gone');
-    // Live first (buffered while history is sent), so nothing appended meanwhile is missed.
-    if (!isTerminal(job.status)) {
-      const off = await app.eventHub.subscribe(jobId, {
-        deliver: (messages) => {
-          if (historyDone) messages.forEach(send);
-          else pending.push(...messages);
-        },
-      });
-      if (finished) off();
-      else unsubscribe = off;
-    }
-    for (;;) {
-      if (finished) return;
-      const page = await app.events.read(jobId, { after: lastSent, count: HISTORY_PAGE });
-      page.forEach(send);
-      if (page.length < HISTORY_PAGE) break;
-    }
-    historyDone = true;
-    pending.splice(0).forEach(send);
-    // Finished before we looked, and the terminal event was trimmed or already behind `after`.
-    if (!finished && isTerminal(job.status)) {
-      finished = true;
-      socket.close(1000, 'job finished');
-    }
-  }
 };
 export default routes;
