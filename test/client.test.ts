@@ -118,7 +118,7 @@ describe('jobs', () => {
     const checkpoints = await client.listCheckpoints(job.id);
     expect(checkpoints.map((c) => c.epoch)).toEqual([1, 2, 3]);
     expect((await client.downloadWeights(job.id, { checkpoint: 2 })).length).toBeGreaterThan(0);
-    await expect(client.downloadWeights(job.id, { checkpoint: 99 })).rejects.toMatchObject({ status: 409, code: 'not_ready' });
+    await expect(client.downloadWeights(job.id, { checkpoint: 99 })).rejects.toMatchObject({ status: 404, code: 'checkpoint_not_found' });
 
     const { outputs } = await client.predict(job.id, { inputs: [[0, 1, 2]] });
     expect(outputs).toHaveLength(1);

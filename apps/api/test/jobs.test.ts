@@ -32,7 +32,8 @@ describe('POST /v1/jobs', () => {
     expect(entry?.data).toEqual({ jobId: job.id });
     expect(entry?.opts.attempts).toBe(t.config.JOB_ATTEMPTS);
     const got = await t.app.inject({ url: `/v1/jobs/${job.id}`, headers: t.auth() });
-    expect(got.json()).toEqual(job);
+    // GET adds where the queued job stands: first in line, no worker connected in this test.
+    expect(got.json()).toEqual({ ...job, queue: { state: 'waiting', position: 1, liveWorkers: 0 } });
   });
 
   it('400 invalid_request naming the offending field', async () => {

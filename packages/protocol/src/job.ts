@@ -42,6 +42,16 @@ export type Progress = z.infer<typeof Progress>;
 export const Transition = z.object({ status: JobStatus, at: z.iso.datetime(), attempt: z.int().optional() });
 export type Transition = z.infer<typeof Transition>;
 
+/** Where a queued job stands: so a user whose job does not start sees why (no worker, a long queue, a retry's backoff). */
+export const QueuePlace = z
+  .object({
+    state: z.enum(['waiting', 'delayed', 'active', 'unknown']).meta({ description: 'waiting: in line; delayed: a retry waiting out its backoff; active: a worker is taking it' }),
+    position: z.int().min(1).nullable().meta({ description: '1 = next to be taken; null unless waiting' }),
+    liveWorkers: z.int().min(0).meta({ description: 'Worker processes connected to the queue now' }),
+  })
+  .meta({ id: 'QueuePlace', example: { state: 'waiting', position: 3, liveWorkers: 0 } });
+export type QueuePlace = z.infer<typeof QueuePlace>;
+
 /** The public view of a job, as GET /v1/jobs/:id answers. */
 export const Job = z
   .object({
@@ -62,6 +72,8 @@ export const Job = z
     /** Latest epoch metrics (the last `epoch` event). */
     metrics: z.record(z.string(), z.unknown()).nullable(),
     error: JobError.nullable(),
+    /** GET /v1/jobs/:id of a queued job only. */
+    queue: QueuePlace.optional(),
   })
   .meta({ id: 'Job', example: EXAMPLE_JOB });
 export type Job = z.infer<typeof Job>;

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin';
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueuePlace } from '@unroll/protocol';
 import { createRedis, QUEUE_NAME, QUEUE_PREFIX, type TrainJobData } from '@unroll/store';
 import { withRedisDeadline } from '../errors.ts';
 
@@ -14,6 +16,8 @@ export class TrainQueue {
   constructor(
     readonly queue: Queue<TrainJobData>,
     private readonly attempts: number,
+    /** The queue's own connection, for reads BullMQ has no call for (a job's place in the wait list). */
+    private readonly connection: Redis,
   ) {}
 
   /** BullMQ job id = Unroll job id, so a duplicate add is a no-op. */
@@ -26,6 +30,25 @@ export class TrainQueue {
   /** Removes a waiting job; false when a worker already holds it (its lock blocks removal). */
   async remove(jobId: string): Promise<boolean> {
     return (await withRedisDeadline(this.queue.remove(jobId))) === 1;
+  }
+
+  /** Worker processes connected to the queue (BullMQ names their connections). */
+  async liveWorkers(): Promise<number> {
+    return withRedisDeadline(this.queue.getWorkersCount());
+  }
+
+  /**
+   * Where a job stands in the queue. Workers take from the tail of BullMQ's wait list
+   * (RPOPLPUSH), so the position counts from there; 1 is next.
+   */
+  async placeOf(jobId: string): Promise<QueuePlace> {
+    const waitKey = this.queue.toKey('wait');
+    const [index, length, liveWorkers] = await withRedisDeadline(
+      Promise.all([this.connection.lpos(waitKey, jobId), this.connection.llen(waitKey), this.queue.getWorkersCount()]),
+    );
+    if (index !== null) return { state: 'waiting', position: length - index, liveWorkers };
+    const state = await withRedisDeadline(this.queue.getJobState(jobId));
+    return { state: state === 'delayed' || state === 'active' ? state : 'unknown', position: null, liveWorkers };
   }
 
   /** Queue usable: its connection answers. */
@@ -41,7 +64,7 @@ export default fp(
     connection.on('error', () => {}); // reported by the command connection and /readyz
     const queue = new Queue<TrainJobData>(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     queue.on('error', () => {});
-    app.decorate('queue', new TrainQueue(queue, app.config.JOB_ATTEMPTS));
+    app.decorate('queue', new TrainQueue(queue, app.config.JOB_ATTEMPTS, connection));
     app.addHook('onClose', async () => {
       await Promise.race([queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
       connection.disconnect();

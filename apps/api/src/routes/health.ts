@@ -21,9 +21,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       config: { public: true },
       schema: {
         tags: ['ops'],
-        summary: 'Redis answers PING within 1 s and the queue is usable',
+        summary: 'Redis answers PING within 1 s and the queue is usable; reports the worker processes connected to the queue',
+        description: 'Ready means the API can accept jobs. `workers: 0` is still ready (jobs wait in the queue), but nothing will train until a worker connects.',
         response: {
-          200: z.object({ status: z.literal('ready') }).meta({ examples: [{ status: 'ready' }] }),
+          200: z
+            .object({ status: z.literal('ready'), workers: z.int().min(0).meta({ description: 'Worker processes connected to the queue now' }) })
+            .meta({ examples: [{ status: 'ready', workers: 2 }] }),
           503: z.object({ status: z.literal('unavailable'), reason: z.string() }).meta({ examples: [{ status: 'unavailable', reason: 'redis: redis did not answer within 1000 ms' }] }),
         },
       },
@@ -32,7 +35,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       try {
         await withRedisDeadline(app.redis.ping(), 1000);
         await app.queue.ping(1000);
-        return { status: 'ready' as const };
+        return { status: 'ready' as const, workers: await withRedisDeadline(app.queue.liveWorkers(), 1000) };
       } catch (err) {
         return reply.code(503).send({ status: 'unavailable' as const, reason: `redis: ${(err as Error).message}` });
       }

@@ -200,11 +200,19 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'Status, transition timestamps, progress, latest metrics, error', params: JobIdParams, response: { 200: Job, ...errors } } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Status, transition timestamps, progress, latest metrics, error; for a queued job its place in the queue and the live workers',
+        params: JobIdParams,
+        response: { 200: Job, ...errors },
+      },
+    },
     async (request) => {
       const job = await app.jobs.getForTenant(request.params.id, request.tenant);
       if (!job) throw ApiError.notFound('job', request.params.id);
-      return toPublicJob(job);
+      if (job.status !== 'queued') return toPublicJob(job);
+      return { ...toPublicJob(job), queue: await app.queue.placeOf(job.id) };
     },
   );
 
