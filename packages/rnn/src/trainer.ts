@@ -6,6 +6,7 @@
 // hidden state into the next window. Same seed + spec ⇒ bitwise identical weights, and a run
 // restored from any checkpoint continues bitwise identically.
 
+import { datasetFingerprint, fingerprintMatches } from './data/fingerprint.ts';
 import { checkTaskMatchesDataset, datasetSizes, WindowSource } from './batches.ts';
 import { decodeCheckpoint, encodeCheckpoint, type TrainerState } from './checkpoint.ts';
 import { clipGradValue, clipToNorm, findNonFinite, globalNorm, paramNorms, sumSquaresByParam } from './clip.ts';
@@ -105,17 +106,6 @@ export function validateTrainSpec(spec: TrainSpec, train: Dataset): void {
     learningRateAt(spec.schedule, 1, 0);
   } catch (e) {
     throw new SpecError('schedule', (e as Error).message);
-  }
-}
-
-function datasetFingerprint(ds: Dataset): string {
-  switch (ds.kind) {
-    case 'token-stream':
-      return `token-stream:${ds.tokens.length}:${ds.vocab.length}`;
-    case 'vector-stream':
-      return `vector-stream:${ds.inputs.length}:${ds.inputSize}:${ds.outputSize}`;
-    case 'sequences':
-      return `sequences:${ds.sequences.length}:${ds.inputKind}:${ds.inputSize}:${ds.outputSize}:${ds.targetMode}`;
   }
 }
 
@@ -232,10 +222,10 @@ export class Trainer {
   static restore(bytes: Uint8Array, train: Dataset, options: RestoreOptions = {}): Trainer {
     const s = decodeCheckpoint(bytes);
     if (options.epochs !== undefined) s.spec = { ...s.spec, epochs: options.epochs };
-    if (s.datasetFingerprint !== datasetFingerprint(train)) {
+    if (!fingerprintMatches(s.datasetFingerprint, train)) {
       throw new CheckpointError(
         'checkpoint_dataset_mismatch',
-        `checkpoint was made on dataset ${s.datasetFingerprint}, got ${datasetFingerprint(train)}`,
+        `checkpoint was made on other data or other preprocessing: dataset ${s.datasetFingerprint}, got ${datasetFingerprint(train)}`,
       );
     }
     const t = new Trainer(s.spec, train, s.dtype, options.kernels ?? jsKernels, options.validation ?? null);

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data/dataset.ts';
 import { checkpointBackend } from '../src/checkpoint.ts';
+import { parseCsvSeries } from '../src/data/csv.ts';
+import { datasetFingerprint, datasetShapeFingerprint, fingerprintMatches } from '../src/data/fingerprint.ts';
 import { CheckpointError } from '../src/errors.ts';
 import type { TrainSpec } from '../src/spec.ts';
 import { Trainer } from '../src/trainer.ts';
@@ -141,5 +143,24 @@ describe('checkpoint corruption', () => {
   });
   it('a checkpoint of another dataset is refused', () => {
     expect(codeOf(() => Trainer.restore(good, randomTokens(41, 4, 1)))).toBe('checkpoint_dataset_mismatch');
+  });
+  it('the same shape with other content is refused (the fingerprint hashes the data, not only its length)', () => {
+    const sameShape = randomTokens(40, 4, 2);
+    expect(sameShape.tokens.length).toBe(ds.tokens.length);
+    expect(codeOf(() => Trainer.restore(good, sameShape))).toBe('checkpoint_dataset_mismatch');
+    const oneTokenChanged = { ...ds, tokens: Int32Array.from(ds.tokens) };
+    oneTokenChanged.tokens[17] = (oneTokenChanged.tokens[17] + 1) % 4;
+    expect(codeOf(() => Trainer.restore(good, oneTokenChanged))).toBe('checkpoint_dataset_mismatch');
+    expect(codeOf(() => Trainer.restore(good, { ...ds, tokens: Int32Array.from(ds.tokens) }))).toBeUndefined();
+  });
+  it('other preprocessing of the same CSV is another dataset; a pre-hash fingerprint is checked by shape', () => {
+    const csv = 'a,b\n' + Array.from({ length: 30 }, (_, i) => `${i},${(i * 7) % 5}`).join('\n');
+    const normalized = parseCsvSeries(csv, { normalize: true });
+    const raw = parseCsvSeries(csv, { normalize: false });
+    expect(datasetShapeFingerprint(normalized)).toBe(datasetShapeFingerprint(raw));
+    expect(datasetFingerprint(normalized)).not.toBe(datasetFingerprint(raw));
+    expect(datasetFingerprint(parseCsvSeries(csv, { normalize: true, horizon: 2 }))).not.toBe(datasetFingerprint(normalized));
+    expect(fingerprintMatches(datasetFingerprint(normalized), raw)).toBe(false);
+    expect(fingerprintMatches(datasetShapeFingerprint(normalized), raw)).toBe(true);
   });
 });
