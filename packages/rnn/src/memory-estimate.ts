@@ -185,3 +185,45 @@ function dominantParam(spec: EstimateSpec, b: MemoryBreakdown, K: number, B: num
   if (spec.bptt.mode === 'full') return 'training.bptt';
   return B >= K ? 'training.batchSize' : 'training.bptt.k2';
 }
+
+/** An estimate against the limits a worker enforces (the shape of the protocol's MemoryEstimate). */
+export interface MemoryVerdict {
+  bytes: number;
+  limit: number;
+  totalBytes: number;
+  budget: number;
+  window: { steps: number; batch: number };
+  breakdown: MemoryBreakdown;
+  fits: boolean;
+  dominantParam: string;
+}
+
+/**
+ * The engine memory must fit the lower of WASM_MAX_BYTES and the budget; everything (engine and
+ * JS heap) must fit the budget.
+ */
+export function judgeMemory(estimate: TrainingMemoryEstimate, budgetBytes: number): MemoryVerdict {
+  const limit = Math.min(WASM_MAX_BYTES, budgetBytes);
+  return {
+    bytes: estimate.wasmBytes,
+    limit,
+    totalBytes: estimate.totalBytes,
+    budget: budgetBytes,
+    window: estimate.window,
+    breakdown: estimate.breakdown,
+    fits: estimate.wasmBytes <= limit && estimate.totalBytes <= budgetBytes,
+    dominantParam: estimate.dominantParam,
+  };
+}
+
+/** "1.23 GiB": for messages. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(2)} ${units[u]}`;
+}

@@ -45,6 +45,12 @@ export const ConfigSchema = z.object({
    * thread keeps training; its events wait in memory and are published in order once Redis is back).
    */
   REDIS_OUTAGE_TOLERANCE_MS: int(300_000, 0, 3_600_000),
+  /**
+   * Memory one training job may take in a worker (engine memory + JS heap, estimated from the spec
+   * and the dataset statistics): POST /v1/jobs answers 400 job_too_large past it, and the worker
+   * checks again before training. The engine's own memory is capped at 1 GiB whatever this says.
+   */
+  WORKER_MEMORY_BUDGET_BYTES: int(2 * 1024 ** 3, 1024 * 1024, 1024 ** 4),
   /** Refuse to start (instead of warning) when Redis does not run appendonly yes + appendfsync always. */
   REQUIRE_DURABLE_REDIS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });
