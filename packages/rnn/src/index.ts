@@ -58,5 +58,5 @@ export { parseJsonSequences } from './data/json.ts';
 export { parseCsvSeries } from './data/csv.ts';
 
 // memory: what a run will allocate, checked before it is accepted and before it trains
-export { WASM_MAX_BYTES, estimateTrainingMemory, formatBytes, judgeMemory } from './memory-estimate.ts';
+export { WASM_MAX_BYTES, estimateTrainingMemory, formatBytes, judgeMemory, memoryShapeOf } from './memory-estimate.ts';
 export type { EstimateOptions, MemoryBreakdown, MemoryDataShape, MemoryVerdict, TrainingMemoryEstimate } from './memory-estimate.ts';

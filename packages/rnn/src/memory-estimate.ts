@@ -11,6 +11,7 @@
 // checkpoint makes. It is an estimate: the arena's high-water mark is checked against it by tests
 // (estimate ≥ actual ≤ 2× actual), the JS side is not measured.
 
+import { type Dataset, datasetStats } from './data/dataset.ts';
 import { PACK_BUFFER_BYTES, SCRATCH_INITIAL } from './kernels/wasm/backend.ts';
 import { ARENA_ALIGN, ARENA_START } from './kernels/wasm/arena.ts';
 import { MAX_PAGES } from './kernels/wasm/wat/module.ts';
@@ -226,4 +227,17 @@ export function formatBytes(n: number): string {
     u++;
   }
   return u === 0 ? `${n} B` : `${v.toFixed(2)} ${units[u]}`;
+}
+
+/** The shape of a parsed dataset (what the API's stored statistics say about it). */
+export function memoryShapeOf(ds: Dataset, validationSplit = 0): MemoryDataShape {
+  const s = datasetStats(ds);
+  switch (s.kind) {
+    case 'token-stream':
+      return { kind: s.kind, length: s.tokens, sequences: 1, validationSplit };
+    case 'vector-stream':
+      return { kind: s.kind, length: s.rows, sequences: 1, validationSplit };
+    case 'sequences':
+      return { kind: s.kind, length: s.steps, sequences: s.sequences, maxLength: s.maxLength, validationSplit };
+  }
 }
