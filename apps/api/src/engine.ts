@@ -13,5 +13,10 @@ export {
   CheckpointError,
   RnnModel,
   Trainer,
+  estimateTrainingMemory,
+  formatBytes,
+  judgeMemory,
+  threadsFor,
   type Dataset,
+  type MemoryDataShape,
 } from '@unroll/rnn';

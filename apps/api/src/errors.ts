@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import type { ApiErrorBody, ErrorDetail } from '@unroll/protocol';
+import type { ApiErrorBody, ErrorDetail, MemoryEstimate } from '@unroll/protocol';
 import {
   ActiveJobsCapError,
   BlobTooLargeError,
@@ -20,7 +20,7 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
-    readonly details: { param?: string; line?: number; column?: number } = {},
+    readonly details: { param?: string; line?: number; column?: number; memoryEstimate?: MemoryEstimate } = {},
   ) {
     super(message);
   }
@@ -64,6 +64,7 @@ function body(code: string, message: string, extra: Omit<ErrorDetail, 'code' | '
   if (extra.param !== undefined) error.param = extra.param;
   if (extra.line !== undefined) error.line = extra.line;
   if (extra.column !== undefined) error.column = extra.column;
+  if (extra.memoryEstimate !== undefined) error.memoryEstimate = extra.memoryEstimate;
   return { error };
 }
 

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       concurrency: config.WORKER_CONCURRENCY,
       lockDurationMs: config.LOCK_DURATION_MS,
       progressIntervalMs: config.PROGRESS_INTERVAL_MS,
+      memoryBudgetBytes: config.WORKER_MEMORY_BUDGET_BYTES,
       maxStalledCount: config.JOB_ATTEMPTS,
       redisOutageToleranceMs: config.REDIS_OUTAGE_TOLERANCE_MS,
       testCrashAtEpoch: testCrashAtEpoch(),

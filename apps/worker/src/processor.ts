@@ -35,6 +35,8 @@ export interface ProcessorOptions {
   progressIntervalMs: number;
   /** Cores one job's training may use (the machine's divided among the jobs run at once; default: all). */
   coresPerJob?: number;
+  /** Memory one job may take (WORKER_MEMORY_BUDGET_BYTES), checked by the training thread. */
+  memoryBudgetBytes?: number;
   /** How often the attempt checks the job record for a cancel request. */
   cancelPollMs: number;
   /**
@@ -165,6 +167,7 @@ export async function processTrainingJob(
     pastEpochs: await readPastEpochs(deps.events, jobId),
     progressIntervalMs: options.progressIntervalMs,
     cores: options.coresPerJob ?? availableParallelism(),
+    ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
   });
 
   const onShutdown = () => thread.requestStop('shutdown');

@@ -29,6 +29,11 @@ export interface TrainingThreadInput {
   progressIntervalMs: number;
   /** Cores this job's kernels may use: the machine's, shared among the jobs the worker runs at once. */
   cores: number;
+  /**
+   * Memory this job may take (WORKER_MEMORY_BUDGET_BYTES): the thread estimates its run from the
+   * parsed data before training and refuses with job_too_large (not retryable) past it.
+   */
+  memoryBudgetBytes: number;
   /** Int32Array(1) over this buffer holds a StopReason. */
   stopFlag: SharedArrayBuffer;
 }
@@ -82,7 +87,7 @@ export interface EpochMetricsMessage {
 
 /** An error from the thread, flattened so it survives structured cloning. */
 export interface ThreadError {
-  /** `non_finite_loss`, `non_finite_gradient`, `invalid_dataset`, `incompatible_dataset`, or `training_failed`. */
+  /** `non_finite_loss`, `non_finite_gradient`, `invalid_dataset`, `incompatible_dataset`, `job_too_large`, or `training_failed`. */
   code: string;
   message: string;
   /** Whether retrying the attempt can help (false for bad data, NaN losses, bad specs). */

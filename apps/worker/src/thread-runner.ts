@@ -1,6 +1,7 @@
 // Starts a training thread and hands its messages to the job attempt in order, one at a time,
 // so a checkpoint is on disk before its epoch event is published.
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_WORKER_MEMORY_BUDGET_BYTES } from '@unroll/store';
 import { StopReason, type StopReasonName, type ThreadMessage, type TrainingThreadInput } from './thread-protocol.ts';
 
 export interface TrainingThread {
@@ -14,10 +15,12 @@ export interface TrainingThread {
 
 const THREAD_ENTRY = new URL('./training-thread-entry.mjs', import.meta.url);
 
-export function startTrainingThread(input: Omit<TrainingThreadInput, 'stopFlag'>): TrainingThread {
+export type TrainingThreadStart = Omit<TrainingThreadInput, 'stopFlag' | 'memoryBudgetBytes'> & { memoryBudgetBytes?: number };
+
+export function startTrainingThread(input: TrainingThreadStart): TrainingThread {
   const stopFlag = new SharedArrayBuffer(4);
   const flag = new Int32Array(stopFlag);
-  const workerData: TrainingThreadInput = { ...input, stopFlag };
+  const workerData: TrainingThreadInput = { ...input, memoryBudgetBytes: input.memoryBudgetBytes ?? DEFAULT_WORKER_MEMORY_BUDGET_BYTES, stopFlag };
   const transferList = [input.dataset.bytes, ...input.checkpoints.map((c) => c.bytes)]
     .map((b) => b.buffer)
     .filter((b, i, all): b is ArrayBuffer => b instanceof ArrayBuffer && all.indexOf(b) === i);

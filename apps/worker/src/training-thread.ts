@@ -8,6 +8,10 @@ import {
   checkpointBackend,
   createDefaultKernels,
   DatasetError,
+  estimateTrainingMemory,
+  formatBytes,
+  judgeMemory,
+  memoryShapeOf,
   isBackendRequest,
   type Kernels,
   NonFiniteError,
@@ -17,6 +21,7 @@ import {
   splitForValidation,
   Trainer,
   type Dataset,
+  type TrainSpec,
 } from '@unroll/rnn';
 import { EarlyStopper } from './early-stopping.ts';
 import { epochEventBody } from './epoch-event.ts';
@@ -45,8 +50,35 @@ function parseDataset(input: TrainingThreadInput['dataset']): Dataset {
   }
 }
 
+/** The run cannot fit the worker's memory budget (or the engine's maximum): deterministic, never retried. */
+class JobTooLargeError extends Error {
+  override name = 'JobTooLargeError';
+  constructor(message: string, readonly param: string) {
+    super(message);
+  }
+}
+
+/**
+ * The API estimated this job from the dataset's statistics when it was created; check again
+ * here, on the parsed data and the real kernels, before the trainer allocates anything, so a job
+ * that cannot fit (a budget lowered since, an older record) fails at once instead of after
+ * training to Memory.grow's limit on every attempt.
+ */
+function checkMemory(spec: TrainSpec, full: Dataset, validationSplit: number, kernels: Kernels, budgetBytes: number): void {
+  const threads = (kernels as { threads?: number }).threads ?? 1;
+  const verdict = judgeMemory(estimateTrainingMemory(spec, memoryShapeOf(full, validationSplit), { threads }), budgetBytes);
+  if (verdict.fits) return;
+  const over =
+    verdict.bytes > verdict.limit
+      ? `needs an estimated ${formatBytes(verdict.bytes)} of engine memory, over the limit of ${formatBytes(verdict.limit)}`
+      : `needs an estimated ${formatBytes(verdict.totalBytes)} in all, over the worker budget of ${formatBytes(verdict.budget)}`;
+  const { steps, batch } = verdict.window;
+  throw new JobTooLargeError(`the job ${over} (window ${steps} steps × batch ${batch}); lower ${verdict.dominantParam}`, verdict.dominantParam);
+}
+
 /** Flattens anything thrown into a ThreadError; only unexpected errors are worth a retry. */
 function toThreadError(err: unknown): ThreadError {
+  if (err instanceof JobTooLargeError) return { code: 'job_too_large', message: err.message, retryable: false, param: err.param };
   if (err instanceof NonFiniteError) {
     const where = `epoch ${err.epoch + 1}, step ${err.step + 1}`;
     return {
@@ -87,6 +119,7 @@ function train(input: TrainingThreadInput, kernels: Kernels): void {
   input.dataset.bytes = new Uint8Array(0);
   const { train: trainSet, validation } = splitForValidation(full, spec.training.validationSplit);
   const trainSpec = toTrainSpec(spec, datasetShape(full));
+  checkMemory(trainSpec, full, spec.training.validationSplit, kernels, input.memoryBudgetBytes);
 
   let trainer: Trainer | null = null;
   let resumedFromKey: string | null = null;

@@ -13,6 +13,8 @@ export interface TrainingWorkerConfig {
   progressIntervalMs: number;
   /** Default 250 ms. */
   cancelPollMs?: number;
+  /** WORKER_MEMORY_BUDGET_BYTES: memory one job may take (default 2 GiB). */
+  memoryBudgetBytes?: number;
   /** See ProcessorOptions.redisOutageToleranceMs. */
   redisOutageToleranceMs?: number;
   /** TEST ONLY: see ProcessorOptions.testCrashAtEpoch. */
@@ -55,6 +57,7 @@ export function createTrainingWorker(config: TrainingWorkerConfig, deps: Trainin
           // jobs running at once share the cores instead of each taking helper threads on all of them
           coresPerJob: Math.max(1, Math.floor(availableParallelism() / config.concurrency)),
           cancelPollMs: config.cancelPollMs ?? 250,
+          memoryBudgetBytes: config.memoryBudgetBytes,
           redisOutageToleranceMs: config.redisOutageToleranceMs,
           testCrashAtEpoch: config.testCrashAtEpoch,
         },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EXAMPLE_ERROR } from './examples.ts';
+import { MemoryEstimate } from './memory.ts';
 
 /** Every machine-readable error code the API and worker may answer with. */
 export const ErrorCode = z.enum([
@@ -28,6 +29,7 @@ export const ErrorCode = z.enum([
   'rate_limited',
   'too_many_active_jobs',
   'storage_quota_exceeded',
+  'job_too_large',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -39,6 +41,7 @@ export const ErrorDetail = z
     param: z.string().optional().meta({ description: 'Offending field path, e.g. training.epochs', example: 'training.epochs' }),
     line: z.int().optional().meta({ description: '1-based line of a dataset error' }),
     column: z.int().optional().meta({ description: '1-based column of a dataset error' }),
+    memoryEstimate: MemoryEstimate.optional().meta({ description: 'job_too_large: the estimate that did not fit' }),
   })
   .meta({ id: 'ErrorDetail' });
 export type ErrorDetail = z.infer<typeof ErrorDetail>;

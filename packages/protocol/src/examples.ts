@@ -97,6 +97,33 @@ export const EXAMPLE_EPOCH_METRICS = {
   best: true,
 };
 
+/** Real numbers, estimated for the job of EXAMPLE_JOB_SPEC on EXAMPLE_DATASET_STATS (apps/api/test/job-memory.test.ts recomputes them). */
+export const EXAMPLE_MEMORY_ESTIMATE = {
+  bytes: 4681280,
+  limit: 1073741824,
+  totalBytes: 10224056,
+  budget: 2147483648,
+  window: { steps: 25, batch: 32 },
+  breakdown: { params: 133440, gradients: 133440, optimizer: 266880, activations: 885248, outputs: 627328, scratch: 2634944, dataset: 4465736, host: 1077040 },
+};
+
+/** 400 job_too_large: a 100 000-character vocabulary with batch 64 (hidden 64, window 25) on a 1 000 000-character corpus; real numbers, recomputed by the test. */
+export const EXAMPLE_JOB_TOO_LARGE_ERROR = {
+  error: {
+    code: 'job_too_large',
+    message: 'the job needs an estimated 2.05 GiB of engine memory, over the limit of 1.00 GiB (window 25 steps × batch 64); lower training.batchSize',
+    param: 'training.batchSize',
+    memoryEstimate: {
+      bytes: 2206507584,
+      limit: 1073741824,
+      totalBytes: 2629862352,
+      budget: 2147483648,
+      window: { steps: 25, batch: 64 },
+      breakdown: { params: 51616896, gradients: 51616896, optimizer: 103233792, activations: 884992, outputs: 1920006528, scratch: 79148480, dataset: 10400000, host: 412954768 },
+    },
+  },
+};
+
 /** A running job (GET /v1/jobs/:id). */
 export const EXAMPLE_JOB = {
   id: EXAMPLE_JOB_ID,
@@ -116,6 +143,7 @@ export const EXAMPLE_JOB = {
   progress: EXAMPLE_PROGRESS,
   metrics: EXAMPLE_EPOCH_METRICS,
   error: null,
+  memoryEstimate: EXAMPLE_MEMORY_ESTIMATE,
 };
 
 /** The 202 of POST /v1/jobs: queued, defaults filled in `spec`. */

@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export * from './job-spec.ts';
 export * from './job.ts';
+export * from './memory.ts';
 export * from './events.ts';
 export * from './dataset.ts';
 export * from './pagination.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EXAMPLE_JOB, EXAMPLE_PROGRESS } from './examples.ts';
 import { JobId, JobSpec } from './job-spec.ts';
+import { MemoryEstimate } from './memory.ts';
 
 export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -74,6 +75,8 @@ export const Job = z
     error: JobError.nullable(),
     /** GET /v1/jobs/:id of a queued job only. */
     queue: QueuePlace.optional(),
+    /** What the job will allocate, estimated at creation (null for jobs created before estimates). */
+    memoryEstimate: MemoryEstimate.nullable(),
   })
   .meta({ id: 'Job', example: EXAMPLE_JOB });
 export type Job = z.infer<typeof Job>;

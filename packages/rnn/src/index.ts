@@ -42,7 +42,7 @@ export { WindowSource, datasetSizes } from './batches.ts';
 // leaves: randomness, init, optimizers, schedules, clipping, formats, sampling
 export { Prng } from './prng.ts';
 export { initParams } from './init.ts';
-export { DEFAULT_LR, OptimizerSpecError, createOptimizer, withOptimizerDefaults } from './optim.ts';
+export { DEFAULT_LR, OptimizerSpecError, createOptimizer, optimizerBufferNames, withOptimizerDefaults } from './optim.ts';
 export type { Optimizer, OptimizerBuffer, OptimizerSpecInput, OptimizerState, ResolvedOptimizerSpec } from './optim.ts';
 export { learningRateAt } from './schedule.ts';
 export { clipGradNorm, clipGradValue, clipToNorm, findNonFinite, globalNorm, paramNorms, sumSquaresByParam } from './clip.ts';
@@ -56,3 +56,7 @@ export type { Dataset, DatasetErrorLocation, DatasetStats, Sequence, SequenceSet
 export { decodeTokens, encodeText, parseTextCorpus, parseTextCorpusBytes, textCorpusBuffer } from './data/text.ts';
 export { parseJsonSequences } from './data/json.ts';
 export { parseCsvSeries } from './data/csv.ts';
+
+// memory: what a run will allocate, checked before it is accepted and before it trains
+export { WASM_MAX_BYTES, estimateTrainingMemory, formatBytes, judgeMemory, memoryShapeOf } from './memory-estimate.ts';
+export type { EstimateOptions, MemoryBreakdown, MemoryDataShape, MemoryVerdict, TrainingMemoryEstimate } from './memory-estimate.ts';

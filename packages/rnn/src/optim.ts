@@ -309,6 +309,11 @@ function ruleFor(spec: ResolvedOptimizerSpec, kernels: Kernels | null): Rule {
   }
 }
 
+/** Names of the moment buffers `spec` keeps (each one float per parameter): for memory estimates. */
+export function optimizerBufferNames(spec: OptimizerSpecInput): string[] {
+  return [...ruleFor(withOptimizerDefaults(spec), null).bufferNames];
+}
+
 /**
  * An optimizer over `size` scalars whose moment buffers are `ctor` arrays. With `kernels` (the
  * trainer passes its backend) the moments are allocated there, next to the parameters, and

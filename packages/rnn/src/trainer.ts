@@ -71,9 +71,6 @@ export interface RunEpochHooks {
   shouldStop?(): boolean;
 }
 
-/** Window length used to evaluate (forward only: chunking does not change the result). */
-const EVAL_CHUNK = 128;
-
 /** Throws SpecError when `spec` cannot train on `train`. */
 export function validateTrainSpec(spec: TrainSpec, train: Dataset): void {
   const posInt = (v: number, field: string, min = 1) => {
@@ -134,7 +131,6 @@ export class Trainer {
   private acc: EpochAccumulators;
   private lastEpoch: EpochMetrics | null = null;
   private modelCache: RnnModel | null = null;
-  private evalCache: { ws: BpttWorkspace; carry: FloatArray } | null = null;
   /** Σ g² per parameter tensor of the current step (layout order). */
   private readonly gradSumSq: Float64Array;
   private disposed = false;
@@ -189,11 +185,6 @@ export class Trainer {
     for (const buf of [this.params, this.grads, this.carried]) free(buf);
     for (const b of this.optimizer.state()) free(b.data);
     this.ws.dispose();
-    if (this.evalCache !== null) {
-      this.evalCache.ws.dispose();
-      free(this.evalCache.carry);
-      this.evalCache = null;
-    }
   }
 
   private checkLive(): void {
@@ -527,31 +518,28 @@ export class Trainer {
     const rows =
       ds.kind === 'token-stream' ? ds.tokens.length - 1 : ds.kind === 'vector-stream' ? ds.inputs.length / ds.inputSize : ds.sequences.length;
     if (rows < 1) throw new SpecError('dataset', 'evaluation data has nothing to predict');
-    const src = new WindowSource(ds, Math.min(this.spec.batchSize, rows));
+    // Evaluation runs in the training workspace (forward only, so any window length gives the
+    // same loss): it never needs more memory than training. Sequences are batched by at most the
+    // workspace's rows (their losses are independent); streams keep batchSize rows (≤ maxB).
+    const ws = this.ws;
+    const src = new WindowSource(ds, Math.min(this.spec.batchSize, ws.maxB, rows));
     const order = src.isStream ? null : src.identityOrder();
-    const chunk = Math.min(EVAL_CHUNK, src.maxLength());
-    const maxB = Math.min(src.batchSize, src.isStream ? src.batchSize : src.sequenceCount);
+    const chunk = Math.min(ws.maxK, src.maxLength());
     const H = m.hiddenSize;
-    // cached: evaluation runs every epoch and must not allocate backend memory each time
-    if (this.evalCache === null || this.evalCache.ws.maxK < chunk || this.evalCache.ws.maxB < maxB) {
-      const ws = new BpttWorkspace(this.kernels, this.dtype, m, lossKindOf(this.spec.task), chunk, maxB);
-      this.evalCache = { ws, carry: this.kernels.alloc(maxB * H, this.dtype) };
-    }
-    const { ws, carry } = this.evalCache;
     let lossSum = 0;
     let lossCount = 0;
     for (let b = 0; b < src.batchCount(); b++) {
       const { B, T } = src.batchShape(order, b);
-      carry.fill(0);
+      ws.h0(B).fill(0);
       for (let start = 0; start < T; start += chunk) {
         const span = { start, end: Math.min(start + chunk, T), lossFrom: 0 };
         const K = span.end - span.start;
         src.fill(ws, order, b, span);
-        ws.h0(B).set(carry.subarray(0, B * H));
         const r = windowForwardBackward(ws, this.paramViews, null, { K, B, lossFrom: 0 }, { reduction: 'sum' });
         lossSum += r.lossSum;
         lossCount += r.lossCount;
-        carry.set(ws.hiddenAt(K, B));
+        // the next chunk starts from this one's last hidden state (hs[K] → hs[0]; K ≥ 1, no overlap)
+        ws.hs.copyWithin(0, K * B * H, (K + 1) * B * H);
       }
     }
     const loss = lossCount > 0 ? lossSum / lossCount : 0;

@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+/** Default WORKER_MEMORY_BUDGET_BYTES: 2 GiB per job. */
+export const DEFAULT_WORKER_MEMORY_BUDGET_BYTES = 2 * 1024 ** 3;
+
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 const optionalString = z
   .string()
@@ -52,6 +55,12 @@ export const ConfigSchema = z.object({
   ORPHAN_SWEEP_GRACE_MS: int(3_600_000, 1_000, 30 * 24 * 3_600_000),
   /** API: how often the orphan sweep runs after the one at startup; 0 = only at startup. */
   ORPHAN_SWEEP_INTERVAL_MS: int(600_000, 0, 24 * 3_600_000),
+  /**
+   * Memory one training job may take in a worker (engine memory + JS heap, estimated from the spec
+   * and the dataset statistics): POST /v1/jobs answers 400 job_too_large past it, and the worker
+   * checks again before training. The engine's own memory is capped at 1 GiB whatever this says.
+   */
+  WORKER_MEMORY_BUDGET_BYTES: int(DEFAULT_WORKER_MEMORY_BUDGET_BYTES, 1024 * 1024, 1024 ** 4),
   /** Refuse to start (instead of warning) when Redis does not run appendonly yes + appendfsync always. */
   REQUIRE_DURABLE_REDIS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });

@@ -1,4 +1,4 @@
-export { loadConfig, ConfigSchema, ConfigError, type Config } from './config.ts';
+export { loadConfig, ConfigSchema, ConfigError, DEFAULT_WORKER_MEMORY_BUDGET_BYTES, type Config } from './config.ts';
 export {
   createRedis,
   redisOptions,

@@ -9,6 +9,7 @@ import {
   type JobStatus,
   type Progress,
   type Transition,
+  type MemoryEstimate,
 } from '@unroll/protocol';
 import { DatasetNotFoundError, IllegalTransitionError, JobNotFoundError, StaleFenceError } from './errors.ts';
 import { newJobId } from './ids.ts';
@@ -69,7 +70,7 @@ if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return
 `;
 
 // KEYS: job, tenantJobs, dataset, datasetActive, events, tenantActive
-// ARGV: id, tenant, datasetId, task, specJson, nowMs, historyEntry, statusEventJson, maxlen, maxActive (0 = no cap)
+// ARGV: id, tenant, datasetId, task, specJson, nowMs, historyEntry, statusEventJson, maxlen, maxActive (0 = no cap), memoryEstimateJson|''
 const CREATE = new LuaScript(`
 if redis.call('HGET', KEYS[3], 'tenant') ~= ARGV[2] then return {'no_dataset'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -78,6 +79,7 @@ redis.call('SADD', KEYS[6], ARGV[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'tenant', ARGV[2], 'datasetId', ARGV[3], 'task', ARGV[4],
   'spec', ARGV[5], 'status', 'queued', 'createdAt', ARGV[6], 'updatedAt', ARGV[6], 'at:queued', ARGV[6],
   'history', ARGV[7], 'fence', '0', 'lastEpoch', '0')
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'memoryEstimate', ARGV[11]) end
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'e', ARGV[8])
@@ -148,7 +150,7 @@ export class JobStore {
    * `maxActiveJobs` (> 0): refuses with ActiveJobsCapError when the tenant already has that many
    * queued/running jobs (checked and counted in the same atomic write).
    */
-  async create(input: { tenant: string; spec: JobSpec; id?: string; now?: Date; maxActiveJobs?: number }): Promise<JobRecord> {
+  async create(input: { tenant: string; spec: JobSpec; id?: string; now?: Date; maxActiveJobs?: number; memoryEstimate?: MemoryEstimate }): Promise<JobRecord> {
     const spec = JobSpec.parse(input.spec);
     const now = input.now ?? new Date();
     const id = input.id ?? newJobId(now.getTime());
@@ -175,6 +177,7 @@ export class JobStore {
         JSON.stringify(statusEvent),
         this.options.eventRetention,
         input.maxActiveJobs ?? 0,
+        input.memoryEstimate ? JSON.stringify(input.memoryEstimate) : '',
       ],
     )) as ScriptReply;
     if (reply[0] === 'no_dataset') throw new DatasetNotFoundError(spec.datasetId);
@@ -347,6 +350,7 @@ export function parseJobHash(hash: Record<string, string> | null | undefined): J
     progress,
     metrics: hash.metrics ? (JSON.parse(hash.metrics) as Record<string, unknown>) : null,
     error: hash.error ? (JSON.parse(hash.error) as JobError) : null,
+    memoryEstimate: hash.memoryEstimate ? (JSON.parse(hash.memoryEstimate) as MemoryEstimate) : null,
   };
 }
 

@@ -10,18 +10,21 @@ import {
   EXAMPLE_CANCELLED_JOB,
   EXAMPLE_CANCEL_REQUESTED_JOB,
   EXAMPLE_JOB,
+  EXAMPLE_JOB_TOO_LARGE_ERROR,
   EXAMPLE_QUEUED_JOB,
   EXAMPLE_UPLOADS,
   PageQuery,
   TASK_DATASET_KINDS,
   examplePageOf,
   type DatasetFormat,
+  type MemoryEstimate,
   type Task,
 } from '@unroll/protocol';
 import { ActiveJobsCapError, blobKeys, IllegalTransitionError, JobNotFoundError, newDatasetId, newJobId, toPublicJob, type DatasetRecord } from '@unroll/store';
 import { ApiError, isRedisUnavailable } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
 import { DatasetError } from '../engine.ts';
+import { checkJobFits } from '../job-memory.ts';
 import { withExamples } from './openapi-examples.ts';
 
 export const JobIdParams = z.object({ id: JobId });
@@ -107,20 +110,28 @@ const routes: FastifyPluginAsyncZod = async (app) => {
               },
             },
           },
-          responses: { 202: { queued: { summary: 'Queued, defaults filled in spec', value: EXAMPLE_QUEUED_JOB } } },
+          responses: {
+            202: { queued: { summary: 'Queued, defaults filled in spec', value: EXAMPLE_QUEUED_JOB } },
+            400: { jobTooLarge: { summary: 'The job cannot fit in a worker: the estimate, the limit and the field to lower', value: EXAMPLE_JOB_TOO_LARGE_ERROR } },
+          },
         }),
       },
       schema: {
         tags: ['jobs'],
         summary: 'Queue a training job',
-        description: 'Unknown fields are rejected (400 naming the field); every number is bounded; defaults are filled in and echoed in `spec`.',
+        description:
+          'Unknown fields are rejected (400 naming the field); every number is bounded; defaults are filled in and echoed in `spec`. ' +
+          'The memory the job will need is estimated from the spec and the dataset statistics (`memoryEstimate` in the job): past the worker budget or the engine maximum, 400 `job_too_large` with the estimate and `param` naming the field to lower.',
         body: CreateJobRequest,
         response: { 202: Job, ...errors, 413: ApiErrorBody, 429: ApiErrorBody, 503: ApiErrorBody },
       },
     },
     async (request, reply) => {
       const body = request.body;
+      const specOn = (datasetId: string) => JobSpec.parse({ datasetId, task: body.task, model: body.model, training: body.training });
+      const budget = app.config.WORKER_MEMORY_BUDGET_BYTES;
       let dataset: DatasetRecord;
+      let memoryEstimate: MemoryEstimate;
       // Cheap early refusal; the create script checks the cap again atomically.
       const cap = app.config.MAX_ACTIVE_JOBS_PER_TENANT;
       if (cap > 0 && (await app.jobs.activeCount(request.tenant)) >= cap) throw new ActiveJobsCapError(request.tenant, cap);
@@ -136,6 +147,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         }
         checkCompatible(body.task, { id: 'inline', kind: body.inline.format, stats });
         const id = newDatasetId();
+        // before anything is stored: a job that cannot fit leaves no dataset behind
+        memoryEstimate = checkJobFits(specOn(id), { kind: body.inline.format, stats }, budget);
         const info = await app.blobs.put(blobKeys.dataset(id), Buffer.from(body.inline.content, 'utf8'));
         dataset = await app.datasets.create({
           id,
@@ -156,15 +169,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         const found = await app.datasets.getForTenant(body.datasetId!, request.tenant);
         if (!found) throw new ApiError(404, 'not_found', `dataset ${body.datasetId} not found`, { param: 'datasetId' });
         checkCompatible(body.task, found);
+        memoryEstimate = checkJobFits(specOn(found.id), found, budget);
         dataset = found;
       }
-      const spec = JobSpec.parse({ datasetId: dataset.id, task: body.task, model: body.model, training: body.training });
+      const spec = specOn(dataset.id);
       // Durable record first (Redis runs with AOF), then the queue entry. The id is chosen here so
       // that a create whose outcome is unknown (Redis went away mid-call) can still be failed.
       const jobId = newJobId();
       let job;
       try {
-        job = await app.jobs.create({ id: jobId, tenant: request.tenant, spec, maxActiveJobs: app.config.MAX_ACTIVE_JOBS_PER_TENANT });
+        job = await app.jobs.create({ id: jobId, tenant: request.tenant, spec, memoryEstimate, maxActiveJobs: app.config.MAX_ACTIVE_JOBS_PER_TENANT });
       } catch (err) {
         if (isRedisUnavailable(err)) void failUnqueuedJob(jobId);
         throw err;

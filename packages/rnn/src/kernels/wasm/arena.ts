@@ -7,8 +7,11 @@
 import type { WasmMemory } from './wasm-api.ts';
 
 const PAGE = 65536;
-const ALIGN = 64;
-const ARENA_START = 1024;
+/** Bytes below the first block (never handed out). */
+export const ARENA_START = 1024;
+/** Every block is a multiple of this many bytes (and at least one). */
+export const ARENA_ALIGN = 64;
+const ALIGN = ARENA_ALIGN;
 
 interface Span {
   start: number;
@@ -20,6 +23,7 @@ export class WasmArena {
   private readonly free: Span[] = [];
   private readonly used = new Map<number, number>(); // start -> size
   private top = ARENA_START;
+  private highWater = ARENA_START;
   private readonly buffers = new Set<ArrayBufferLike>();
   private current: ArrayBufferLike;
 
@@ -34,6 +38,15 @@ export class WasmArena {
     let total = 0;
     for (const size of this.used.values()) total += size;
     return total;
+  }
+
+  /**
+   * Highest address ever handed out (bytes from 0, ARENA_START included): the linear memory the
+   * allocations needed at their peak. memory.grow rounds up to pages (and grows ahead by a quarter
+   * while it can), but near the maximum it grows only what is needed, so this is what must fit.
+   */
+  get highWaterBytes(): number {
+    return this.highWater;
   }
 
   /** Whether a typed array's storage is this memory (any generation of its buffer). */
@@ -60,6 +73,7 @@ export class WasmArena {
       start = this.top;
       this.ensure(start + size);
       this.top += size;
+      this.highWater = Math.max(this.highWater, this.top);
     }
     this.used.set(start, size);
     new Uint8Array(this.current, start, size).fill(0);

@@ -144,6 +144,9 @@ const BIAS_GRAD_CHUNK = 32;
 /** Per-thread packing buffer: a 128-row K chunk of b up to 2048 columns, plus a 128 × 128 panel of a (wat/gemm.ts). */
 export const PACK_BUFFER_BYTES = 128 * 4 * (2048 + 128);
 
+/** Initial elements of the backend's scratch blocks (the memory estimate counts them too). */
+export const SCRATCH_INITIAL = { ids: 1024, stats: 2048, transpose: 4, prepack: 4, scalars: 16 } as const;
+
 class WasmBackend implements WasmKernels {
   readonly name = 'wasm-simd' as const;
   readonly arena: WasmArena;
@@ -168,11 +171,11 @@ class WasmBackend implements WasmKernels {
   ) {
     this.arena = new WasmArena(memory);
     const floats = (n: number) => this.arena.float32(n);
-    this.idsBlock = new ScratchBlock(this.arena, (n) => this.arena.int32(n), 1024);
-    this.statsBlock = new ScratchBlock(this.arena, floats, 2048);
-    this.transposeBlock = new ScratchBlock(this.arena, floats, 4);
-    this.prepackBlock = new ScratchBlock(this.arena, floats, 4);
-    this.scalarBlock = this.arena.float32(16);
+    this.idsBlock = new ScratchBlock(this.arena, (n) => this.arena.int32(n), SCRATCH_INITIAL.ids);
+    this.statsBlock = new ScratchBlock(this.arena, floats, SCRATCH_INITIAL.stats);
+    this.transposeBlock = new ScratchBlock(this.arena, floats, SCRATCH_INITIAL.transpose);
+    this.prepackBlock = new ScratchBlock(this.arena, floats, SCRATCH_INITIAL.prepack);
+    this.scalarBlock = this.arena.float32(SCRATCH_INITIAL.scalars);
     this.scalarBits = new Int32Array(memory.buffer, this.scalarBlock.byteOffset, 16);
     const pack = this.packBuffer();
     exports.set_pack_buffer(pack.ptr, pack.bytes);
