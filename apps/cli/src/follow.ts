@@ -1,6 +1,6 @@
 import { createLogUpdate } from 'log-update';
 import type { UnrollClient } from '@unroll/client';
-import { isTerminal, type EventMessage, type Job, type JobStatus } from '@unroll/protocol';
+import { isTerminal, type EventMessage, type Job, type JobStatus, type QueuePlace } from '@unroll/protocol';
 import { epochSummary, formatDuration, formatNumber, renderLive, type FollowState } from './format.ts';
 import { askYesNo } from './interrupt.ts';
 
@@ -65,6 +65,10 @@ export async function followJob(client: UnrollClient, job: Job, out: Output): Pr
   let finalStatus: JobStatus = job.status;
   try {
     say(`following ${job.id} (${job.task}, ${state.totalEpochs} epochs)`);
+    if (job.status === 'queued') {
+      const place = (await client.getJob(job.id)).queue;
+      if (place) say(queueHint(place));
+    }
     for await (const message of client.watch(job.id, {
       signal: abort.signal,
       onReconnect: ({ attempt, reason }) => out.stderr.write(`connection lost (${reason}); reconnecting (attempt ${attempt})…\n`),
@@ -111,4 +115,11 @@ function apply(message: EventMessage, state: FollowState, say: (line: string) =>
     case 'checkpoint':
       break;
   }
+}
+
+/** Why a queued job has not started: its place in line, and a warning when no worker is there to take it. */
+export function queueHint(place: QueuePlace): string {
+  const where = place.state === 'waiting' && place.position !== null ? `queued, position ${place.position}` : place.state === 'delayed' ? 'queued, waiting out a retry backoff' : 'queued';
+  if (place.liveWorkers === 0) return `${where}; no worker is connected, so nothing will train until one starts (pnpm start runs one)`;
+  return `${where}; ${place.liveWorkers} worker${place.liveWorkers === 1 ? '' : 's'} connected`;
 }
