@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, uploadText, createJob, type TestApp } from './helpers.ts';
@@ -23,8 +23,10 @@ const JSON_SEQS = JSON.stringify({
 });
 const CSV = 'time,temp,load\n1,10.5,3\n2,11.0,4\n3,11.5,5\n4,12.0,6\n5,12.5,7\n';
 
+/** Every file of the blob store, staged uploads and temp files (`.name.tmp-…`) included. */
 async function blobFiles(): Promise<string[]> {
-  return readdir(join(t.config.DATA_DIR, 'blobs', 'datasets')).catch(() => []);
+  const entries = await readdir(join(t.config.DATA_DIR, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
 }
 
 describe('POST /v1/datasets', () => {
@@ -118,6 +120,27 @@ describe('POST /v1/datasets', () => {
     // The limit triggered while streaming: the rest of the body was never read.
     expect(produced).toBeLessThan(4 * 1024 * 1024);
     expect(await blobFiles()).toEqual(before);
+  });
+});
+
+describe('upload failures leave nothing behind', () => {
+  it('a storage error while staging answers our 500 envelope; no temp file, no blob, no record; the next upload works', async () => {
+    const before = await blobFiles();
+    const listed = (await t.app.inject({ url: '/v1/datasets?limit=100', headers: t.auth() })).json().items.length;
+    // The staging folder cannot be created: a file sits where it should be.
+    const uploads = join(t.config.DATA_DIR, 'blobs', 'uploads');
+    await rm(uploads, { recursive: true, force: true });
+    await writeFile(uploads, 'in the way');
+    try {
+      const res = await upload('text/plain', 'abcabc');
+      expect(res.statusCode).toBe(500);
+      expect(res.json().error.code).toBe('internal');
+      expect((await blobFiles()).filter((f) => !f.endsWith('/uploads'))).toEqual(before.filter((f) => !f.endsWith('/uploads')));
+      expect((await t.app.inject({ url: '/v1/datasets?limit=100', headers: t.auth() })).json().items.length).toBe(listed);
+    } finally {
+      await rm(uploads, { force: true });
+    }
+    expect((await upload('text/plain', 'abcabc')).statusCode).toBe(201);
   });
 });
 
