@@ -23,12 +23,21 @@ interface Client {
   socket: WebSocket;
 }
 
+/** Client-side errors of every client, for the report of a failing run. */
+const clientErrors = new Map<string, number>();
+
 function follow(url: string, apiKey: string): Client {
   const socket = new WebSocket(url, { headers: { authorization: `Bearer ${apiKey}` } });
   const frames: string[] = [];
   socket.on('message', (data) => frames.push(data.toString()));
-  socket.on('error', () => {});
-  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  socket.on('error', (err) => clientErrors.set(err.message, (clientErrors.get(err.message) ?? 0) + 1));
+  // A refused handshake (no socket at all): its HTTP status stands in for the close code.
+  let refused = 0;
+  socket.on('unexpected-response', (_req, res) => {
+    refused = res.statusCode ?? 0;
+    res.resume();
+  });
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(refused || code)));
   return { frames, closed, socket };
 }
 
@@ -77,7 +86,7 @@ describe('late subscribers (real API process)', () => {
     const closeCodes = new Map<number, number>();
     for (const code of codes ?? []) closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1);
     console.info(
-      `[figures] late subscribers: ${CLIENTS} clients joined a finished job with ${history.length} events: ${complete} got the whole history in ${elapsedMs} ms; close codes ${JSON.stringify(Object.fromEntries(closeCodes))}`,
+      `[figures] late subscribers: ${CLIENTS} clients joined a finished job with ${history.length} events: ${complete} got the whole history in ${elapsedMs} ms; close codes ${JSON.stringify(Object.fromEntries(closeCodes))}${clientErrors.size ? `; client errors ${JSON.stringify(Object.fromEntries(clientErrors))}` : ''}`,
     );
     expect(codes).not.toBeNull();
     expect(complete).toBe(CLIENTS);
@@ -122,13 +131,17 @@ describe('history backpressure and sharing (real listening app)', () => {
       }, 5);
       const socket = await new Promise<WebSocket>((resolve) => slow.socket.once('open', () => resolve(slow.socket)));
       socket.pause();
+      let pacing = true;
+      let pauseTimer: NodeJS.Timeout | undefined;
       const pacer = setInterval(() => {
         socket.resume();
-        setTimeout(() => socket.pause(), 100);
+        pauseTimer = setTimeout(() => pacing && socket.pause(), 100);
       }, 300);
       const codes = await Promise.all(fast.map((c) => c.closed));
-      socket.resume();
+      pacing = false;
       clearInterval(pacer);
+      clearTimeout(pauseTimer);
+      socket.resume();
       const slowCode = await slow.closed;
       clearInterval(sampler);
 

@@ -180,10 +180,10 @@ describe('listing and deleting', () => {
     expect(inUse.json().error.code).toBe('dataset_in_use');
     const cancel = await t.app.inject({ method: 'POST', url: `/v1/jobs/${job.json().id}/cancel`, headers: t.auth() });
     expect(cancel.statusCode).toBe(200);
-    expect(await blobFiles()).toContain(id);
+    expect(await blobFiles()).toContain(join(t.config.DATA_DIR, 'blobs', 'datasets', id));
     const del = await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}`, headers: t.auth() });
     expect(del.statusCode).toBe(204);
-    expect(await blobFiles()).not.toContain(id);
+    expect(await blobFiles()).not.toContain(join(t.config.DATA_DIR, 'blobs', 'datasets', id));
     expect((await t.app.inject({ url: `/v1/datasets/${id}`, headers: t.auth() })).statusCode).toBe(404);
   });
 });
