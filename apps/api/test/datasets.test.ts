@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, uploadText, createJob, type TestApp } from './helpers.ts';
@@ -23,8 +23,10 @@ const JSON_SEQS = JSON.stringify({
 });
 const CSV = 'time,temp,load\n1,10.5,3\n2,11.0,4\n3,11.5,5\n4,12.0,6\n5,12.5,7\n';
 
+/** Every file of the blob store, staged uploads and temp files (`.name.tmp-…`) included. */
 async function blobFiles(): Promise<string[]> {
-  return readdir(join(t.config.DATA_DIR, 'blobs', 'datasets')).catch(() => []);
+  const entries = await readdir(join(t.config.DATA_DIR, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
 }
 
 describe('POST /v1/datasets', () => {
@@ -121,6 +123,27 @@ describe('POST /v1/datasets', () => {
   });
 });
 
+describe('upload failures leave nothing behind', () => {
+  it('a storage error while staging answers our 500 envelope; no temp file, no blob, no record; the next upload works', async () => {
+    const before = await blobFiles();
+    const listed = (await t.app.inject({ url: '/v1/datasets?limit=100', headers: t.auth() })).json().items.length;
+    // The staging folder cannot be created: a file sits where it should be.
+    const uploads = join(t.config.DATA_DIR, 'blobs', 'uploads');
+    await rm(uploads, { recursive: true, force: true });
+    await writeFile(uploads, 'in the way');
+    try {
+      const res = await upload('text/plain', 'abcabc');
+      expect(res.statusCode).toBe(500);
+      expect(res.json().error.code).toBe('internal');
+      expect((await blobFiles()).filter((f) => !f.endsWith('/uploads'))).toEqual(before.filter((f) => !f.endsWith('/uploads')));
+      expect((await t.app.inject({ url: '/v1/datasets?limit=100', headers: t.auth() })).json().items.length).toBe(listed);
+    } finally {
+      await rm(uploads, { force: true });
+    }
+    expect((await upload('text/plain', 'abcabc')).statusCode).toBe(201);
+  });
+});
+
 describe('listing and deleting', () => {
   it('pages newest first with a cursor, tenant-scoped', async () => {
     const fresh = await startTestApp();
@@ -157,10 +180,10 @@ describe('listing and deleting', () => {
     expect(inUse.json().error.code).toBe('dataset_in_use');
     const cancel = await t.app.inject({ method: 'POST', url: `/v1/jobs/${job.json().id}/cancel`, headers: t.auth() });
     expect(cancel.statusCode).toBe(200);
-    expect(await blobFiles()).toContain(id);
+    expect(await blobFiles()).toContain(join(t.config.DATA_DIR, 'blobs', 'datasets', id));
     const del = await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}`, headers: t.auth() });
     expect(del.statusCode).toBe(204);
-    expect(await blobFiles()).not.toContain(id);
+    expect(await blobFiles()).not.toContain(join(t.config.DATA_DIR, 'blobs', 'datasets', id));
     expect((await t.app.inject({ url: `/v1/datasets/${id}`, headers: t.auth() })).statusCode).toBe(404);
   });
 });
