@@ -66,6 +66,8 @@ async function main(): Promise<void> {
       progressIntervalMs: config.PROGRESS_INTERVAL_MS,
       maxStalledCount: config.JOB_ATTEMPTS,
       redisOutageToleranceMs: config.REDIS_OUTAGE_TOLERANCE_MS,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      reconcileGraceMs: config.RECONCILE_GRACE_MS,
       testCrashAtEpoch: testCrashAtEpoch(),
     },
     {

@@ -45,6 +45,13 @@ export const ConfigSchema = z.object({
    * thread keeps training; its events wait in memory and are published in order once Redis is back).
    */
   REDIS_OUTAGE_TOLERANCE_MS: int(300_000, 0, 3_600_000),
+  /**
+   * Worker: how often the reconciler looks for queued/running records that no attempt will end (their
+   * queue entry gone, failed or completed) and settles them; one worker at a time (a Redis lock).
+   */
+  RECONCILE_INTERVAL_MS: int(60_000, 100, 3_600_000),
+  /** Worker: records updated more recently than this are left alone by the reconciler. */
+  RECONCILE_GRACE_MS: int(60_000, 0, 86_400_000),
   /** Refuse to start (instead of warning) when Redis does not run appendonly yes + appendfsync always. */
   REQUIRE_DURABLE_REDIS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });

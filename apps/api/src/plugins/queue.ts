@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { Queue } from 'bullmq';
 import { createRedis, QUEUE_NAME, QUEUE_PREFIX, type TrainJobData } from '@unroll/store';
+import type { Redis } from 'ioredis';
 import { withRedisDeadline } from '../errors.ts';
 
 declare module 'fastify' {
@@ -14,6 +15,7 @@ export class TrainQueue {
   constructor(
     readonly queue: Queue<TrainJobData>,
     private readonly attempts: number,
+    private readonly connection: Redis,
   ) {}
 
   /** BullMQ job id = Unroll job id, so a duplicate add is a no-op. */
@@ -26,6 +28,14 @@ export class TrainQueue {
   /** Removes a waiting job; false when a worker already holds it (its lock blocks removal). */
   async remove(jobId: string): Promise<boolean> {
     return (await withRedisDeadline(this.queue.remove(jobId))) === 1;
+  }
+
+  /**
+   * Whether a live worker holds the job: BullMQ keeps `<job>:lock` only while the worker running it
+   * renews it (LOCK_DURATION_MS), so a dead worker's job, or one BullMQ failed or dropped, has none.
+   */
+  async heldByWorker(jobId: string): Promise<boolean> {
+    return (await withRedisDeadline(this.connection.exists(`${QUEUE_PREFIX}:${QUEUE_NAME}:${jobId}:lock`))) === 1;
   }
 
   /** Queue usable: its connection answers. */
@@ -41,7 +51,7 @@ export default fp(
     connection.on('error', () => {}); // reported by the command connection and /readyz
     const queue = new Queue<TrainJobData>(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     queue.on('error', () => {});
-    app.decorate('queue', new TrainQueue(queue, app.config.JOB_ATTEMPTS));
+    app.decorate('queue', new TrainQueue(queue, app.config.JOB_ATTEMPTS, connection));
     app.addHook('onClose', async () => {
       await Promise.race([queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
       connection.disconnect();
