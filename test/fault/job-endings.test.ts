@@ -8,10 +8,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, type ExpectStatic } from 'vitest';
 import type { EpochEvent, Job, JobStatus } from '@unroll/protocol';
 import { smallCorpus } from '../support/corpora.ts';
 import { epochsOf, lmJobBody, statusesOf } from '../support/jobs.ts';
+import { firstToPrint } from '../support/processes.ts';
 import { startService, type Service } from '../support/service.ts';
 
 const QUEUE_KEY = 'unroll:bull:unroll-train';
@@ -182,6 +183,30 @@ const endings: Ending[] = [
   },
 ];
 
+/** The reason of the first return to the queue after the first attempt started (`queued (attempt 2): <reason>`). */
+function requeueReason(job: Job): string | undefined {
+  return job.history.find((t, i) => i > 0 && t.status === 'queued')?.reason;
+}
+
+/** The queue lets go of the job, its active-job slot is free and its dataset can be deleted. */
+async function expectNothingHeld(jobId: string, datasetId: string, expect: ExpectStatic): Promise<void> {
+  const redis = service.inspect();
+  await expect.poll(async () => (await redis.lrange(`${QUEUE_KEY}:active`, 0, -1)).includes(jobId), { timeout: 10_000 }).toBe(false);
+  expect(await redis.sismember('unroll:tenant:acme:active-jobs', jobId)).toBe(0);
+  const del = await service.request(`/v1/datasets/${datasetId}`, { method: 'DELETE' });
+  expect(del.status, await del.text()).toBe(204);
+}
+
+/** The job ended in `status`, with exactly one terminal status event, the last in its stream. */
+async function expectOneEnding(jobId: string, status: JobStatus, expect: ExpectStatic): Promise<Job> {
+  const job = await service.waitForStatus(jobId, TERMINAL, 60_000);
+  expect(job.status, JSON.stringify(job.error)).toBe(status);
+  const statuses = statusesOf(await service.events(jobId));
+  expect(statuses.filter((s) => TERMINAL.includes(s as JobStatus))).toEqual([status]);
+  expect(statuses.at(-1)).toBe(status);
+  return job;
+}
+
 interface Running {
   ending: Ending;
   jobId: string;
@@ -224,30 +249,44 @@ describe('every ending of a job: one terminal state, a readable reason, nothing 
     const { jobId, datasetId, arrangeError } = running.find((r) => r.ending === ending)!;
     if (arrangeError) throw arrangeError;
     await ending.act?.(jobId);
-    const job = await service.waitForStatus(jobId, TERMINAL, 60_000);
-    expect(job.status, JSON.stringify(job.error)).toBe(ending.status);
+    const job = await expectOneEnding(jobId, ending.status, expect);
     if (ending.code) expect(job.error?.code).toBe(ending.code);
     if (ending.message) expect(job.error?.message).toMatch(ending.message);
     if (job.status === 'failed') expect(job.error?.message.length).toBeGreaterThan(10);
-    // Exactly one terminal status event, last in the stream.
-    const statuses = statusesOf(await service.events(jobId));
-    expect(statuses.filter((s) => TERMINAL.includes(s as JobStatus))).toEqual([ending.status]);
-    expect(statuses.at(-1)).toBe(ending.status);
-
-    const redis = service.inspect();
-    // The queue lets go of it too: not active, and the attempts BullMQ made.
-    await expect.poll(async () => (await redis.lrange(`${QUEUE_KEY}:active`, 0, -1)).includes(jobId), { timeout: 10_000 }).toBe(false);
+    await expectNothingHeld(jobId, datasetId, expect);
     if (ending.attemptsMade !== undefined) {
-      await expect.poll(async () => Number((await redis.hget(`${QUEUE_KEY}:${jobId}`, 'atm')) ?? 0), { timeout: 10_000 }).toBe(ending.attemptsMade);
+      await expect.poll(async () => Number((await service.inspect().hget(`${QUEUE_KEY}:${jobId}`, 'atm')) ?? 0), { timeout: 10_000 }).toBe(ending.attemptsMade);
     }
-    if (ending.retryReason) {
-      const requeue = job.history.find((t, i) => i > 0 && t.status === 'queued') as { reason?: string } | undefined;
-      expect(requeue?.reason).toMatch(ending.retryReason);
-    }
-    // Nothing held: the active-job slot is free and the dataset can be deleted.
-    expect(await redis.sismember('unroll:tenant:acme:active-jobs', jobId)).toBe(0);
-    const del = await service.request(`/v1/datasets/${datasetId}`, { method: 'DELETE' });
-    expect(del.status, await del.text()).toBe(204);
+    if (ending.retryReason) expect(requeueReason(job)).toMatch(ending.retryReason);
     await ending.extra?.(job);
+  });
+});
+
+describe('a worker that stops or dies mid-job', () => {
+  /** A job long enough to be inside its thread when the signal lands (H = 256: ~0.1 s per epoch). */
+  async function startLongJob(): Promise<{ jobId: string; datasetId: string }> {
+    await service.stopWorkers(); // the table's worker must not take it
+    const datasetId = await service.uploadCorpus(smallCorpus());
+    const jobId = await service.createJob(lmJobBody(datasetId, { epochs: 12 }, { hiddenSize: 256 }));
+    return { jobId, datasetId };
+  }
+
+  it.for([
+    { signal: 'SIGTERM' as const, reason: /worker stopping/ },
+    { signal: 'SIGKILL' as const, reason: /stopped responding/ },
+  ])('$signal: back to the queue with its reason, finished by another worker', async ({ signal, reason }, { expect }) => {
+    onTestFailed(() => console.error(service.group.logs().split('\n').slice(-80).join('\n')));
+    const { jobId, datasetId } = await startLongJob();
+    const first = await service.startWorker(`${signal}-first`);
+    await firstToPrint([first], new RegExp(`${jobId}.*training from scratch|training from scratch.*${jobId}`));
+    await expect.poll(async () => epochsOf(await service.events(jobId)).length, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(2);
+    first.child.kill(signal);
+    await first.exited;
+    await service.startWorker(`${signal}-second`);
+    const job = await expectOneEnding(jobId, 'succeeded', expect);
+    expect(job.attempt).toBe(2);
+    expect(requeueReason(job)).toMatch(reason);
+    expect(epochsOf(await service.events(jobId))).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    await expectNothingHeld(jobId, datasetId, expect);
   });
 });
