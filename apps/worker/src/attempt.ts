@@ -287,7 +287,10 @@ export class TrainingAttempt {
 function classify(err: unknown): AttemptFailure {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (typeof code === 'string' && STORAGE_ERROR_CODES.has(code)) {
-    return new AttemptFailure({ code: 'storage_failed', message: `the blob store refused a write or read: ${describe(err)}` }, false);
+    // Code, syscall and the system's words, not the path: DATA_DIR's layout is not the client's business.
+    const { syscall } = err as NodeJS.ErrnoException;
+    const words = describe(err).split(',')[0];
+    return new AttemptFailure({ code: 'storage_failed', message: `the blob store failed: ${words}${syscall ? ` (${syscall})` : ''}` }, false);
   }
   if (isRedisConnectionError(err)) return new AttemptFailure({ code: 'redis_unavailable', message: `Redis was unreachable: ${describe(err)}` }, false);
   return new AttemptFailure({ code: 'training_failed', message: describe(err) }, false);
