@@ -127,9 +127,10 @@ describe('POST /v1/jobs/:id/cancel', () => {
 
   it('running → cancel requested (202), the worker finishes it; finished → 409', async () => {
     const job = (await createJob(t, { datasetId: textId, task: 'lm' })).json();
-    // Play the worker's part through the store.
+    // Play the worker's part through the store, holding the job's BullMQ lock as a live worker does.
     const fence = await t.app.jobs.claimAttempt(job.id);
     await t.app.jobs.transition(job.id, 'running', { fence });
+    await t.app.redis.set(`unroll:bull:unroll-train:${job.id}:lock`, 'a-live-worker', 'PX', 30_000);
     const res = await t.app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel`, headers: t.auth() });
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ status: 'running', cancelRequested: true });
@@ -145,5 +146,17 @@ describe('POST /v1/jobs/:id/cancel', () => {
     const late = await t.app.inject({ method: 'POST', url: `/v1/jobs/${done.id}/cancel`, headers: t.auth() });
     expect(late.statusCode).toBe(409);
     expect(late.json().error.code).toBe('job_finished');
+  });
+
+  it('running with no live worker holding it (orphaned) → cancelled at once (200), dataset released', async () => {
+    const job = (await createJob(t, { datasetId: textId, task: 'lm' })).json();
+    // Its worker died: the record reads running, but no BullMQ lock is held for it.
+    const fence = await t.app.jobs.claimAttempt(job.id);
+    await t.app.jobs.transition(job.id, 'running', { fence });
+    const res = await t.app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel`, headers: t.auth() });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'cancelled', cancelRequested: true });
+    expect(await t.app.redis.sismember(`unroll:dataset:${textId}:active-jobs`, job.id)).toBe(0);
+    expect(await queue.getJob(job.id)).toBeUndefined();
   });
 });

@@ -96,11 +96,11 @@ function apply(message: EventMessage, state: FollowState, say: (line: string) =>
   switch (event.type) {
     case 'status':
       state.status = event.status;
-      say(`status ${event.status}${event.attempt ? ` (attempt ${event.attempt})` : ''}`);
+      say(`status ${event.status}${event.attempt ? ` (attempt ${event.attempt})` : ''}${event.reason ? `: ${event.reason}` : ''}`);
       break;
     case 'epoch':
       state.lastEpoch = event;
-      state.trainLosses.push(event.trainLoss);
+      if (event.trainLoss !== null) state.trainLosses.push(event.trainLoss);
       say(epochSummary(event, state.totalEpochs));
       break;
     case 'progress':

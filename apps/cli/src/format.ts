@@ -74,9 +74,10 @@ export function epochSummary(e: EpochEvent, totalEpochs?: number): string {
     `loss ${formatNumber(e.trainLoss)}`,
     e.valLoss !== null && e.valLoss !== undefined ? `val ${formatNumber(e.valLoss)}` : null,
     `grad ${formatNumber(e.gradNormPreClip, 3)}→${formatNumber(e.gradNormPostClip, 3)}`,
-    `clip ${Math.round(e.clipRate * 100)}%`,
-    formatRate(e.tokensPerSec),
-    `ETA ${formatDuration(e.etaSeconds)}`,
+    e.clipRate !== null ? `clip ${Math.round(e.clipRate * 100)}%` : null,
+    e.tokensPerSec !== null ? formatRate(e.tokensPerSec) : null,
+    e.etaSeconds !== null ? `ETA ${formatDuration(e.etaSeconds)}` : null,
+    e.nonFinite?.length ? `not finite: ${e.nonFinite.join(', ')}` : null,
     e.best ? 'best' : null,
   ];
   return parts.filter(Boolean).join('  ');

@@ -67,6 +67,8 @@ async function main(): Promise<void> {
       memoryBudgetBytes: config.WORKER_MEMORY_BUDGET_BYTES,
       maxStalledCount: config.JOB_ATTEMPTS,
       redisOutageToleranceMs: config.REDIS_OUTAGE_TOLERANCE_MS,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      reconcileGraceMs: config.RECONCILE_GRACE_MS,
       testCrashAtEpoch: testCrashAtEpoch(),
     },
     {

@@ -1,27 +1,19 @@
-// One attempt of one training job: claim it (fence), train in a thread, publish every epoch
-// (checkpoint blob first, then the fenced, idempotent epoch event), and end it in exactly one
-// way — succeeded, failed, cancelled, back to the queue on shutdown, or retried on a crash.
+// One attempt of one training job: claim it (fence), start the training thread and hand each of
+// its messages to the attempt (apps/worker/src/attempt.ts), which owns every transition. Anything
+// that goes wrong, here or there, ends in the attempt's one ending.
 import { availableParallelism } from 'node:os';
 import type { Job as QueueJob } from 'bullmq';
-import { UnrecoverableError, WaitingError } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import { checkpointsToKeep, isTerminal, type JobError, type JobEvent, type JobStatus } from '@unroll/protocol';
-import {
-  blobKeys,
-  IllegalTransitionError,
-  isRedisConnectionError,
-  StaleFenceError,
-  type BlobStore,
-  type DatasetStore,
-  type EventLog,
-  type JobStore,
-  type TrainJobData,
-  type TransitionOptions,
-} from '@unroll/store';
+import { isTerminal } from '@unroll/protocol';
+import type { BlobStore, DatasetStore, EventLog, JobStore, TrainJobData } from '@unroll/store';
 import { textCorpusBuffer } from '@unroll/rnn';
-import { interruptedCheckpointKey, loadResumeCandidates, pruneCheckpoints } from './checkpoints.ts';
+import { AttemptFailure, TrainingAttempt, type AttemptOutcome } from './attempt.ts';
+import { loadResumeCandidates } from './checkpoints.ts';
 import { startTrainingThread, type TrainingThread } from './thread-runner.ts';
-import type { PastEpoch, ThreadError } from './thread-protocol.ts';
+import type { PastEpoch } from './thread-protocol.ts';
+
+export { weightsUrls, type AttemptOutcome } from './attempt.ts';
 
 export interface ProcessorDeps {
   jobs: JobStore;
@@ -51,17 +43,8 @@ export interface ProcessorOptions {
   testCrashAtEpoch?: number;
 }
 
-const REDIS_RETRY_MAX_DELAY_MS = 1000;
-
 /** Data of a BullMQ job on `unroll-train` (the BullMQ job id is the Unroll job id too). */
 export type TrainQueueData = TrainJobData;
-
-export type AttemptOutcome = { status: 'succeeded' | 'failed' | 'cancelled'; epochs: number } | { status: 'skipped'; reason: string };
-
-/** Where the client downloads the weights (apps/api routes). */
-export function weightsUrls(jobId: string): { safetensors: string; json: string } {
-  return { safetensors: `/v1/jobs/${jobId}/weights`, json: `/v1/jobs/${jobId}/weights?format=json` };
-}
 
 /**
  * Runs one attempt. `shutdown` aborts when the process is stopping: the thread checkpoints at
@@ -90,218 +73,96 @@ export async function processTrainingJob(
   }
 
   const fence = await deps.jobs.claimAttempt(jobId);
-  const fenced = { fence };
-  const attemptLog = log.child({ attempt: fence });
-
-  /**
-   * Runs a Redis write, retrying while Redis is unreachable (up to redisOutageToleranceMs; not once
-   * the process is stopping, so a shutdown during an outage stays bounded). Fence and lifecycle
-   * errors are never retried.
-   */
-  const untilRedisAnswers = async <T>(what: string, write: () => Promise<T>): Promise<T> => {
-    const deadline = Date.now() + (options.redisOutageToleranceMs ?? 300_000);
-    let delay = 100;
-    let warned = false;
-    for (;;) {
-      try {
-        const result = await write();
-        if (warned) attemptLog.info({ what }, 'Redis is back; publishing what training produced meanwhile');
-        return result;
-      } catch (err) {
-        if (!isRedisConnectionError(err) || shutdown.aborted || Date.now() >= deadline) throw err;
-        if (!warned) attemptLog.warn({ what, err: (err as Error).message }, 'Redis unreachable; training continues, its events wait in memory');
-        warned = true;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, REDIS_RETRY_MAX_DELAY_MS);
-      }
-    }
-  };
-  /**
-   * A fenced transition that survives an outage. A write Redis applied but whose answer was lost
-   * is re-sent after the reconnect and then refused as illegal: already there counts as done.
-   */
-  const transitionOnce = (to: JobStatus, opts: Omit<TransitionOptions, 'fence'> = {}) =>
-    untilRedisAnswers(`${to} transition`, async () => {
-      try {
-        await deps.jobs.transition(jobId, to, { ...opts, fence });
-      } catch (err) {
-        if (!(err instanceof IllegalTransitionError)) throw err;
-        const now = await deps.jobs.get(jobId);
-        if (now?.status !== to || now.fence !== fence) throw err;
-      }
-    });
-  /** Artifacts are written only while this attempt still owns the job (a zombie writes nothing). */
-  const assertStillOwner = () => untilRedisAnswers('fence check', () => deps.jobs.assertFence(jobId, fence));
-
-  if (record.cancelRequested) {
-    await deps.jobs.transition(jobId, 'cancelled', fenced);
-    attemptLog.info('cancelled before it started');
-    return { status: 'cancelled', epochs: 0 };
-  }
-  // A previous attempt died while running (stalled or crashed): record the requeue first.
-  if (record.status === 'running') await deps.jobs.transition(jobId, 'queued', fenced);
-  await deps.jobs.transition(jobId, 'running', fenced);
-
-  const fail = async (error: JobError & { epoch?: number; step?: number }): Promise<never> => {
-    const { epoch, step, ...jobError } = error;
-    const event: JobEvent = { type: 'failed', ...jobError, ...(epoch !== undefined ? { epoch } : {}), ...(step !== undefined ? { step } : {}) };
-    await transitionOnce('failed', { error: jobError, event });
-    attemptLog.warn({ error }, 'job failed');
-    throw new UnrecoverableError(`${error.code}: ${error.message}`);
-  };
-
-  const dataset = await deps.datasets.get(record.spec.datasetId);
-  // A private copy: its ArrayBuffer is transferred to the thread (and detached here). The fetched
-  // Buffer stays inside privateCopy, so a large corpus is not held a second time during the run.
-  const datasetBytes = dataset ? await privateCopy(deps.blobs.get(dataset.blobKey), dataset.kind === 'text') : null;
-  if (!dataset || !datasetBytes) {
-    return fail({ code: 'invalid_dataset', message: `dataset ${record.spec.datasetId} no longer exists`, param: 'datasetId' });
-  }
-
-  const checkpoints = await loadResumeCandidates(deps.blobs, jobId);
-  const thread = startTrainingThread({
+  const attempt = new TrainingAttempt({
     jobId,
-    spec: record.spec,
-    dataset: { kind: dataset.kind, bytes: datasetBytes, csv: dataset.csv },
-    checkpoints,
-    pastEpochs: await readPastEpochs(deps.events, jobId),
-    progressIntervalMs: options.progressIntervalMs,
-    cores: options.coresPerJob ?? availableParallelism(),
-    ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+    fence,
+    record,
+    queueJob,
+    token,
+    jobs: deps.jobs,
+    events: deps.events,
+    blobs: deps.blobs,
+    logger: log.child({ attempt: fence }),
+    shutdown,
+    redisOutageToleranceMs: options.redisOutageToleranceMs ?? 300_000,
+    testCrashAtEpoch: options.testCrashAtEpoch,
   });
+  let thread: TrainingThread | null = null;
+  try {
+    if (record.cancelRequested) return await attempt.cancel();
+    // A previous attempt died while running (stalled or crashed): record the requeue first.
+    if (record.status === 'running') await deps.jobs.transition(jobId, 'queued', { fence, reason: 'the previous attempt stopped responding (worker crashed or stalled)' });
+    await deps.jobs.transition(jobId, 'running', { fence });
 
+    const dataset = await deps.datasets.get(record.spec.datasetId);
+    // A private copy: its ArrayBuffer is transferred to the thread (and detached here). The fetched
+    // Buffer stays inside privateCopy, so a large corpus is not held a second time during the run.
+    const datasetBytes = dataset ? await privateCopy(deps.blobs.get(dataset.blobKey), dataset.kind === 'text') : null;
+    if (!dataset || !datasetBytes) {
+      throw new AttemptFailure({ code: 'invalid_dataset', message: `dataset ${record.spec.datasetId} no longer exists`, param: 'datasetId' }, true);
+    }
+    const checkpoints = await loadResumeCandidates(deps.blobs, jobId);
+    const pastEpochs = await readPastEpochs(deps.events, jobId);
+    thread = startTrainingThread({
+      jobId,
+      spec: record.spec,
+      dataset: { kind: dataset.kind, bytes: datasetBytes, csv: dataset.csv },
+      checkpoints,
+      pastEpochs,
+      progressIntervalMs: options.progressIntervalMs,
+      cores: options.coresPerJob ?? availableParallelism(),
+      ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+    });
+    return await followThread(thread, attempt, deps.jobs, jobId, options.cancelPollMs, shutdown);
+  } catch (err) {
+    return await attempt.fail(err);
+  } finally {
+    await thread?.terminate();
+  }
+}
+
+/** Hands each thread message to the attempt; stop requests (shutdown, cancel) go to the thread. */
+async function followThread(
+  thread: TrainingThread,
+  attempt: TrainingAttempt,
+  jobs: JobStore,
+  jobId: string,
+  cancelPollMs: number,
+  shutdown: AbortSignal,
+): Promise<AttemptOutcome> {
   const onShutdown = () => thread.requestStop('shutdown');
   shutdown.addEventListener('abort', onShutdown, { once: true });
   if (shutdown.aborted) onShutdown();
   const cancelPoll = setInterval(() => {
-    deps.jobs.isCancelRequested(jobId).then(
+    jobs.isCancelRequested(jobId).then(
       (requested) => requested && thread.requestStop('cancel'),
-      (err: unknown) => attemptLog.warn({ err }, 'cancel poll failed (Redis unavailable?)'),
+      (err: unknown) => attempt.log.warn({ err }, 'cancel poll failed (Redis unavailable?)'),
     );
-  }, options.cancelPollMs);
-
+  }, cancelPollMs);
   try {
-    return await followThread(thread);
-  } catch (err) {
-    if (err instanceof StaleFenceError) {
-      // A newer attempt owns the job (this one stalled and was re-run elsewhere): publish nothing more.
-      attemptLog.warn('fence is stale: a newer attempt owns this job; abandoning this attempt');
-    }
-    throw err;
-  } finally {
-    clearInterval(cancelPoll);
-    shutdown.removeEventListener('abort', onShutdown);
-    await thread.terminate();
-  }
-
-  async function followThread(thread: TrainingThread): Promise<AttemptOutcome> {
-    let lastEpoch = 0;
-    let lastMetrics: { trainLoss: number; valLoss?: number | null } | null = null;
     for await (const msg of thread.messages) {
       switch (msg.type) {
         case 'started':
-          lastEpoch = msg.resumedFromEpoch;
-          for (const rejected of msg.rejectedCheckpoints) attemptLog.warn(rejected, 'checkpoint failed verification; trying an older one');
-          if (msg.resumedFromKey) attemptLog.info({ from: msg.resumedFromKey, epoch: msg.resumedFromEpoch }, 'resuming from checkpoint');
-          else attemptLog.info({ epochs: record!.spec.training.epochs }, 'training from scratch');
+          attempt.started(msg);
           break;
-
-        case 'progress': {
-          const { type: _type, ...progress } = msg;
-          await untilRedisAnswers('progress event', () => deps.events.append(jobId, { type: 'progress', ...progress }, fenced));
+        case 'progress':
+          await attempt.publishProgress(msg);
           break;
-        }
-
-        case 'epoch': {
-          // Durable state first: an epoch event always has its checkpoint behind it. (A null state
-          // re-publishes the epoch of the checkpoint this attempt resumed from: already durable.)
-          const ckptKey = blobKeys.checkpoint(jobId, msg.epoch);
-          await assertStillOwner();
-          const ckpt = msg.state ? await deps.blobs.put(ckptKey, msg.state) : null;
-          if (msg.bestWeights) {
-            const bestState = msg.state ?? (await deps.blobs.get(ckptKey));
-            if (bestState) await deps.blobs.put(blobKeys.bestCheckpoint(jobId), bestState);
-            await deps.blobs.put(blobKeys.bestWeights(jobId), msg.bestWeights);
-          }
-          const streamId = await untilRedisAnswers('epoch event', () =>
-            deps.events.append(jobId, { type: 'epoch', ...msg.metrics, epoch: msg.epoch } as JobEvent, fenced),
-          );
-          if (streamId !== null) {
-            const bytes = ckpt?.bytes ?? (await deps.blobs.stat(ckptKey))?.bytes;
-            const checkpointEvent: JobEvent = { type: 'checkpoint', epoch: msg.epoch, ...(bytes !== undefined ? { bytes } : {}), ...(ckpt ? { sha256: ckpt.sha256 } : {}) };
-            await untilRedisAnswers('checkpoint event', () => deps.events.append(jobId, checkpointEvent, fenced));
-          }
-          await pruneCheckpoints(deps.blobs, jobId, checkpointsToKeep(record!.spec));
-          lastEpoch = msg.epoch;
-          lastMetrics = msg.metrics;
-          attemptLog.info({ epoch: msg.epoch, trainLoss: msg.metrics.trainLoss, valLoss: msg.metrics.valLoss, best: msg.metrics.best }, 'epoch done');
-          if (msg.stopEarly) attemptLog.info({ epoch: msg.epoch }, 'early stopping: validation loss stopped improving');
-          if (options.testCrashAtEpoch !== undefined && msg.epoch >= options.testCrashAtEpoch) {
-            attemptLog.warn({ epoch: msg.epoch }, 'UNROLL_TEST_CRASH_AT_EPOCH: killing this worker process (test only)');
-            process.kill(process.pid, 'SIGKILL');
-          }
+        case 'epoch':
+          await attempt.publishEpoch(msg);
           break;
-        }
-
-        case 'done': {
-          const earlyStopping = record!.spec.training.earlyStopping !== null;
-          const best = earlyStopping && msg.bestEpoch !== null ? await deps.blobs.get(blobKeys.bestWeights(jobId)) : null;
-          // With early stopping the delivered model is the best epoch's (restore-best semantics).
-          const weights = best ?? msg.finalWeights;
-          // Under this attempt's own key first: only the attempt whose fenced `succeeded` lands
-          // gets its key recorded (weightsKey), and the API serves that key, so a zombie attempt's
-          // weights are never served. The well-known final.safetensors is written too, before the
-          // job reads as succeeded (readers of the blob store expect it then).
-          const weightsKey = blobKeys.attemptFinalWeights(jobId, fence);
-          await assertStillOwner();
-          await deps.blobs.put(weightsKey, weights);
-          await deps.blobs.put(blobKeys.finalWeights(jobId), weights);
-          const finalLoss = msg.finalLoss ?? lastMetrics?.valLoss ?? lastMetrics?.trainLoss ?? null;
-          await transitionOnce('succeeded', {
-            fields: { weightsKey },
-            event: { type: 'completed', weights: weightsUrls(jobId), bestEpoch: msg.bestEpoch, finalLoss },
-          });
-          attemptLog.info({ epochs: msg.epoch, bestEpoch: msg.bestEpoch, finalLoss }, 'job succeeded');
-          return { status: 'succeeded', epochs: msg.epoch };
-        }
-
+        case 'done':
+          return await attempt.succeed(msg);
         case 'stopped':
-          if (msg.reason === 'cancel') {
-            await transitionOnce('cancelled');
-            attemptLog.info({ epoch: msg.epoch, step: msg.step }, 'job cancelled');
-            return { status: 'cancelled', epochs: lastEpoch };
-          }
-          // Shutdown: save where it stopped (a batch boundary), then hand the job back to the queue
-          // without using up an attempt; the next worker resumes from this checkpoint.
-          if (msg.state) {
-            await deps.jobs.assertFence(jobId, fence);
-            await deps.blobs.put(interruptedCheckpointKey(jobId, msg.epoch, msg.step), msg.state);
-          }
-          await deps.jobs.transition(jobId, 'queued', fenced);
-          if (token) await queueJob.moveToWait(token);
-          attemptLog.info({ epoch: msg.epoch, step: msg.step }, 'worker stopping: checkpointed and returned the job to the queue');
-          throw new WaitingError();
-
+          return msg.reason === 'cancel' ? await attempt.cancel({ epoch: msg.epoch, step: msg.step }) : await attempt.requeue(msg);
         case 'error':
-          return handleThreadError(msg.error);
+          return await attempt.threadError(msg.error);
       }
     }
     throw new Error('training thread ended without a result');
-  }
-
-  async function handleThreadError(error: ThreadError): Promise<never> {
-    const { retryable, stack, line, column, ...rest } = error;
-    if (!retryable) {
-      const message = line !== undefined ? `${rest.message} (line ${line}${column !== undefined ? `, column ${column}` : ''})` : rest.message;
-      return fail({ ...rest, message });
-    }
-    const attemptsAllowed = queueJob.opts.attempts ?? 1;
-    if (queueJob.attemptsMade + 1 >= attemptsAllowed) {
-      return fail({ code: 'training_failed', message: `${rest.message} (after ${attemptsAllowed} attempts)` });
-    }
-    await transitionOnce('queued');
-    attemptLog.warn({ error: rest.message, stack }, 'attempt failed; BullMQ retries it from the last checkpoint');
-    throw new Error(rest.message);
+  } finally {
+    clearInterval(cancelPoll);
+    shutdown.removeEventListener('abort', onShutdown);
   }
 }
 

@@ -26,6 +26,8 @@ export const ErrorCode = z.enum([
   'non_finite_gradient',
   'training_failed',
   'worker_lost',
+  /** The blob store refused a write (disk full, unwritable folder, I/O error) on every attempt. */
+  'storage_failed',
   'rate_limited',
   'too_many_active_jobs',
   'storage_quota_exceeded',

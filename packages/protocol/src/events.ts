@@ -13,33 +13,42 @@ export const StatusEvent = z.strictObject({
   status: JobStatus,
   at: EventTime,
   attempt: z.int().min(0).optional(),
+  /** Why the job went back to the queue (a retried attempt's error), or why it was settled. */
+  reason: z.string().optional(),
 }).meta({ example: EXAMPLE_EVENT_MESSAGES[0].event });
 
 const finite = z.number();
+/**
+ * A metric of a training run, which may overflow (a diverging run's perplexity is exp(loss)):
+ * null when not finite, its path then listed in the event's `nonFinite`.
+ */
+const metric = z.number().nullable();
 
 export const EpochEvent = z
   .looseObject({
     type: z.literal('epoch'),
     epoch: z.int().min(1),
-    trainLoss: finite,
-    valLoss: finite.nullable().optional(),
-    bpc: finite.nullable().optional(),
-    perplexity: finite.nullable().optional(),
-    gradNormPreClip: finite,
-    gradNormPostClip: finite,
-    clipRate: z.number().min(0).max(1),
-    paramGradNorms: z.record(z.string(), finite),
-    paramNorms: z.record(z.string(), finite),
+    trainLoss: metric,
+    valLoss: metric.optional(),
+    bpc: metric.optional(),
+    perplexity: metric.optional(),
+    gradNormPreClip: metric,
+    gradNormPostClip: metric,
+    clipRate: z.number().min(0).max(1).nullable(),
+    paramGradNorms: z.record(z.string(), metric),
+    paramNorms: z.record(z.string(), metric),
     /** Gradient norm reaching each step back in time (vanishing / exploding diagnostics). */
-    timeProfile: z.array(finite),
-    whhSpectralNorm: finite,
+    timeProfile: z.array(metric),
+    whhSpectralNorm: metric,
     /** Fraction of saturated hidden units (|h| > 0.99 for tanh, 0 for relu). */
-    saturation: z.number().min(0).max(1),
-    tokensPerSec: z.number().min(0),
-    lr: finite,
-    etaSeconds: z.number().min(0),
+    saturation: z.number().min(0).max(1).nullable(),
+    tokensPerSec: z.number().min(0).nullable(),
+    lr: metric,
+    etaSeconds: z.number().min(0).nullable(),
     best: z.boolean().optional(),
     at: EventTime.optional(),
+    /** Paths of the metrics that were not finite (Infinity / NaN) and are null here, e.g. `perplexity`, `timeProfile[5]`. */
+    nonFinite: z.array(z.string()).optional(),
   })
   .meta({ description: 'Extra metric fields from the engine are kept as-is', example: EXAMPLE_EVENT_MESSAGES[2].event });
 

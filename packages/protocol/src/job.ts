@@ -40,7 +40,13 @@ export const Progress = z
   .meta({ id: 'Progress', example: EXAMPLE_PROGRESS });
 export type Progress = z.infer<typeof Progress>;
 
-export const Transition = z.object({ status: JobStatus, at: z.iso.datetime(), attempt: z.int().optional() });
+export const Transition = z.object({
+  status: JobStatus,
+  at: z.iso.datetime(),
+  attempt: z.int().optional(),
+  /** Why the job went back to the queue (a retried attempt's error), or why it was settled. */
+  reason: z.string().optional(),
+});
 export type Transition = z.infer<typeof Transition>;
 
 /** Where a queued job stands: so a user whose job does not start sees why (no worker, a long queue, a retry's backoff). */

@@ -61,6 +61,13 @@ export const ConfigSchema = z.object({
    * checks again before training. The engine's own memory is capped at 1 GiB whatever this says.
    */
   WORKER_MEMORY_BUDGET_BYTES: int(DEFAULT_WORKER_MEMORY_BUDGET_BYTES, 1024 * 1024, 1024 ** 4),
+  /**
+   * Worker: how often the reconciler looks for queued/running records that no attempt will end (their
+   * queue entry gone, failed or completed) and settles them; one worker at a time (a Redis lock).
+   */
+  RECONCILE_INTERVAL_MS: int(60_000, 100, 3_600_000),
+  /** Worker: records updated more recently than this are left alone by the reconciler. */
+  RECONCILE_GRACE_MS: int(60_000, 0, 86_400_000),
   /** Refuse to start (instead of warning) when Redis does not run appendonly yes + appendfsync always. */
   REQUIRE_DURABLE_REDIS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 });

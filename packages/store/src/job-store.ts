@@ -50,6 +50,8 @@ export interface TransitionOptions extends FenceOption {
   event?: JobEvent;
   /** Extra hash fields written in the same atomic (fenced) write, e.g. `weightsKey`. */
   fields?: Record<string, string>;
+  /** Why: kept in the history entry and the status event (e.g. a retried attempt's error). */
+  reason?: string;
 }
 
 /** The tenant already has this many queued/running jobs (JobStore.create with maxActiveJobs). */
@@ -225,7 +227,7 @@ export class JobStore {
     if (!job) throw new JobNotFoundError(id);
     const now = new Date();
     const attempt = job.fence > 0 ? (opts.fence ?? job.fence) : undefined;
-    const entry: Transition = { status: to, at: now.toISOString(), ...(attempt !== undefined ? { attempt } : {}) };
+    const entry: Transition = { status: to, at: now.toISOString(), ...(attempt !== undefined ? { attempt } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
     const statusEvent: JobEvent = { type: 'status', ...entry };
     const allowedFrom = (Object.keys(TRANSITIONS) as JobStatus[]).filter((s) => TRANSITIONS[s].includes(to));
     const reply = (await TRANSITION.run(

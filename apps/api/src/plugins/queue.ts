@@ -51,6 +51,14 @@ export class TrainQueue {
     return { state: state === 'delayed' || state === 'active' ? state : 'unknown', position: null, liveWorkers };
   }
 
+  /**
+   * Whether a live worker holds the job: BullMQ keeps `<job>:lock` only while the worker running it
+   * renews it (LOCK_DURATION_MS), so a dead worker's job, or one BullMQ failed or dropped, has none.
+   */
+  async heldByWorker(jobId: string): Promise<boolean> {
+    return (await withRedisDeadline(this.connection.exists(`${QUEUE_PREFIX}:${QUEUE_NAME}:${jobId}:lock`))) === 1;
+  }
+
   /** Queue usable: its connection answers. */
   async ping(timeoutMs: number): Promise<void> {
     await withRedisDeadline(this.queue.waitUntilReady(), timeoutMs);

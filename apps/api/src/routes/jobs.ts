@@ -25,6 +25,7 @@ import { ApiError, isRedisUnavailable } from '../errors.ts';
 import { parseDataset, statsOf } from '../dataset-ingest.ts';
 import { DatasetError } from '../engine.ts';
 import { checkJobFits } from '../job-memory.ts';
+import { cancelJob } from '../job-cancel.ts';
 import { withExamples } from './openapi-examples.ts';
 
 export const JobIdParams = z.object({ id: JobId });
@@ -245,7 +246,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['jobs'],
         summary: 'Cancel a job',
         description:
-          'queued → cancelled at once and removed from the queue (200). running → cancel requested, the worker stops it between batches (202, cancelRequested true). ' +
+          'queued, or running with no live worker holding it (orphaned) → cancelled at once and removed from the queue (200). running on a live worker → cancel requested, the worker stops it between batches (202, cancelRequested true). ' +
           'Already cancelled: 200 (idempotent). succeeded / failed: 409 job_finished.',
         params: JobIdParams,
         response: { 200: Job, 202: Job, ...errors, 409: ApiErrorBody, 503: ApiErrorBody },
@@ -259,20 +260,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         throw new ApiError(409, 'job_finished', `job ${id} already ${job.status}`, { param: 'id' });
       }
       if (job.status === 'cancelled') return reply.code(200).send(toPublicJob(job));
-      // The flag first: a worker that picks the job up right now sees it and stops.
-      await app.jobs.requestCancel(id);
-      if (job.status === 'queued') {
-        try {
-          await app.jobs.transition(id, 'cancelled');
-          await app.queue.remove(id).catch((err) => request.log.warn({ err: (err as Error).message }, 'could not remove the queue entry'));
-          return reply.code(200).send(toPublicJob((await app.jobs.get(id))!));
-        } catch (err) {
-          if (!(err instanceof IllegalTransitionError)) throw err;
-          // A worker started it meanwhile: it will honour the flag.
-        }
-      }
-      const now = (await app.jobs.get(id))!;
-      return reply.code(now.status === 'cancelled' ? 200 : 202).send(toPublicJob(now));
+      const outcome = await cancelJob(app.jobs, app.queue, job, request.log);
+      return reply.code(outcome.settled ? 200 : 202).send(toPublicJob(outcome.job));
     },
   );
 };

@@ -155,16 +155,18 @@ export function jobView(client: UnrollClient, jobId: string): { element: HTMLEle
       paramChart.attached();
     }
     paramChart?.add(e.epoch, paramChart.series.map((s) => e.paramGradNorms[s.label]));
-    heatmap.add(e.epoch, e.timeProfile);
+    // A null entry overflowed (listed in e.nonFinite): drawn as the largest value, i.e. exploding.
+    heatmap.add(e.epoch, e.timeProfile.map((v) => v ?? Number.MAX_VALUE));
     const items: [string, string][] = [
       ['Loss', formatNumber(e.trainLoss)],
       ['Validation', formatNumber(e.valLoss)],
       ['Grad norm', `${formatNumber(e.gradNormPreClip, 3)} → ${formatNumber(e.gradNormPostClip, 3)}`],
-      ['Clipped', `${Math.round(e.clipRate * 100)}%`],
+      ['Clipped', e.clipRate === null ? '—' : `${Math.round(e.clipRate * 100)}%`],
       ['‖W_hh‖₂', formatNumber(e.whhSpectralNorm, 3)],
-      ['Saturation', `${Math.round(e.saturation * 100)}%`],
-      ['Tokens/s', Math.round(e.tokensPerSec).toLocaleString()],
-      ['ETA', formatDuration(e.etaSeconds)],
+      ['Saturation', e.saturation === null ? '—' : `${Math.round(e.saturation * 100)}%`],
+      ['Tokens/s', e.tokensPerSec === null ? '—' : Math.round(e.tokensPerSec).toLocaleString()],
+      ['ETA', e.etaSeconds === null ? '—' : formatDuration(e.etaSeconds)],
+      ...(e.nonFinite?.length ? [['Not finite', e.nonFinite.join(', ')] as [string, string]] : []),
     ];
     latest.replaceChildren(...items.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
     showProgress(e.epoch, null);
