@@ -19,6 +19,7 @@ import queuePlugin from './plugins/queue.ts';
 import authPlugin, { WS_PROTOCOL } from './plugins/auth.ts';
 import eventHubPlugin from './plugins/event-hub.ts';
 import rateLimitPlugin from './plugins/rate-limit.ts';
+import computePlugin from './plugins/compute.ts';
 import healthRoutes from './routes/health.ts';
 import docsRoutes from './routes/docs.ts';
 import datasetRoutes from './routes/datasets.ts';
@@ -105,6 +106,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(authPlugin, { apiKeys: options.apiKeys });
   await app.register(rateLimitPlugin);
   await app.register(eventHubPlugin);
+  await app.register(computePlugin);
 
   // Routes.
   await app.register(healthRoutes);

@@ -18,7 +18,7 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
-    readonly details: { param?: string; line?: number; column?: number } = {},
+    readonly details: { param?: string; line?: number; column?: number; position?: number; limit?: number; size?: number } = {},
   ) {
     super(message);
   }
@@ -62,6 +62,9 @@ function body(code: string, message: string, extra: Omit<ErrorDetail, 'code' | '
   if (extra.param !== undefined) error.param = extra.param;
   if (extra.line !== undefined) error.line = extra.line;
   if (extra.column !== undefined) error.column = extra.column;
+  if (extra.position !== undefined) error.position = extra.position;
+  if (extra.limit !== undefined) error.limit = extra.limit;
+  if (extra.size !== undefined) error.size = extra.size;
   return { error };
 }
 

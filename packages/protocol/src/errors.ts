@@ -24,6 +24,9 @@ export const ErrorCode = z.enum([
   'rate_limited',
   'too_many_active_jobs',
   'storage_quota_exceeded',
+  'output_too_large',
+  'compute_busy',
+  'compute_failed',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -35,6 +38,9 @@ export const ErrorDetail = z
     param: z.string().optional().meta({ description: 'Offending field path, e.g. training.epochs', example: 'training.epochs' }),
     line: z.int().optional().meta({ description: '1-based line of a dataset error' }),
     column: z.int().optional().meta({ description: '1-based column of a dataset error' }),
+    position: z.int().optional().meta({ description: '0-based character position of an unknown character in predict text' }),
+    limit: z.int().optional().meta({ description: 'The limit that was exceeded (output_too_large: values)' }),
+    size: z.int().optional().meta({ description: 'The size the request asked for, in the unit of limit' }),
   })
   .meta({ id: 'ErrorDetail' });
 export type ErrorDetail = z.infer<typeof ErrorDetail>;

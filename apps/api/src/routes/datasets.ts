@@ -17,7 +17,7 @@ import {
 } from '@unroll/protocol';
 import { BlobTooLargeError, blobKeys, newDatasetId, StorageQuotaError, toPublicDataset } from '@unroll/store';
 import { ApiError } from '../errors.ts';
-import { parseDataset, statsOf } from '../dataset-ingest.ts';
+import { datasetStatsInPool } from '../dataset-ingest.ts';
 import { withExamples } from './openapi-examples.ts';
 
 const IdParams = z.object({ id: DatasetId });
@@ -96,7 +96,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       }
 
       try {
-        const stats = statsOf(parseDataset(kind, (await app.blobs.get(blobKey))!, csv));
+        const stats = await datasetStatsInPool(app.compute, kind, blobKey, csv);
         const record = await app.datasets.create({
           id,
           tenant: request.tenant,
