@@ -1,6 +1,16 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ApiErrorBody, PredictRequest, PredictResponse, SampleRequest, SampleResponse } from '@unroll/protocol';
+import {
+  ApiErrorBody,
+  EXAMPLE_OUTPUT_TOO_LARGE_ERROR,
+  EXAMPLE_PREDICT_TEXT_REQUEST,
+  EXAMPLE_PREDICT_TOP_K_RESPONSE,
+  PREDICT_MAX_OUTPUT_VALUES,
+  PredictRequest,
+  PredictResponse,
+  SampleRequest,
+  SampleResponse,
+} from '@unroll/protocol';
 import { ApiError } from '../errors.ts';
 import { ModelCache, loadModelWithRef } from '../model-loader.ts';
 import { abortSignalOf } from '../compute/request-abort.ts';
@@ -42,9 +52,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           requests: {
             vectors: { summary: 'Regression / classification: one sequence of 3 steps with 2 features', value: { inputs: [[[0.1, 0.5], [0.3, 0.2], [0.9, 0.4]]], weights: 'final' } },
             tokens: { summary: 'Language model: token ids (indexes into the dataset vocabulary), best checkpoint', value: { inputs: [[20, 43, 50, 50, 53]], weights: 'best' } },
+            text: { summary: 'Language model: text, only the 3 most likely characters after its last one', value: EXAMPLE_PREDICT_TEXT_REQUEST },
+            logProbsLast: { summary: 'Log-probabilities at the last step of each sequence', value: { inputs: [[20, 43, 50], [53, 1]], output: 'log_probs', positions: 'last' } },
           },
           responses: {
+            400: { outputTooLarge: { summary: 'The answer would exceed the output limit (checked before any work)', value: EXAMPLE_OUTPUT_TOO_LARGE_ERROR } },
             200: {
+              topK: { summary: 'output top_k, positions last: ids, probabilities and characters, most likely first', value: EXAMPLE_PREDICT_TOP_K_RESPONSE },
               classification: { summary: 'Class probabilities per step (2 classes)', value: { outputs: [[[0.8112, 0.1888], [0.3307, 0.6693], [0.0954, 0.9046]]] } },
               regression: { summary: 'Predicted values per step (1 target)', value: { outputs: [[[0.4127], [0.5381], [0.6012]]] } },
             },
@@ -55,7 +69,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['inference'],
         summary: 'Run the trained model over input sequences',
         description:
-          'inputs: token-id sequences (language models, token JSON datasets) or sequences of feature vectors. Each sequence gets its outputs per step: probabilities (lm, classification) or values (regression).',
+          'inputs: token-id sequences (language models, token JSON datasets) or sequences of feature vectors; or text (character language models, encoded with the dataset vocabulary). ' +
+          'Each sequence gets its outputs per step (positions: all) or at its last step (positions: last): probabilities (default for lm, classification), log_probs, logits, top_k (with k), or values (regression). ' +
+          `The answer's size is checked before any work: more than ${PREDICT_MAX_OUTPUT_VALUES} values is a 400 output_too_large with the limit and the size. ` +
+          'The model runs in a worker thread of the API; when every thread is busy and the queue is full: 503 compute_busy.',
         params: JobIdParams,
         body: PredictRequest,
         response: { 200: PredictResponse, ...errors },
