@@ -15,6 +15,8 @@ export interface ComputePoolOptions {
   maxQueue: number;
   init: ThreadInit;
   log?: { warn(obj: object, msg: string): void };
+  /** The thread's entry module (tests give one that crashes or spins on demand). */
+  entry?: URL;
 }
 
 interface PendingTask {
@@ -94,7 +96,7 @@ export class ComputePool {
   }
 
   private spawn(): PoolThread {
-    const worker = new Worker(THREAD_ENTRY, { workerData: this.options.init, execArgv: [] });
+    const worker = new Worker(this.options.entry ?? THREAD_ENTRY, { workerData: this.options.init, execArgv: [] });
     // An idle thread must not keep the process alive; close() terminates it.
     worker.unref();
     const thread: PoolThread = { worker, current: null, retiring: false };
