@@ -61,7 +61,7 @@ beforeAll(async () => {
   const V = (dataset as { vocab: string[] }).vocab.length;
   const spec: TrainSpec = {
     task: 'lm',
-    model: { inputKind: 'tokens', inputSize: V, hiddenSize: 16, outputSize: V, activation: 'tanh' },
+    model: { inputKind: 'tokens', inputSize: V, hiddenSize: 8, outputSize: V, activation: 'tanh' },
     init: { scheme: 'pytorch' },
     optimizer: { name: 'adam', lr: 0.01 },
     schedule: { kind: 'constant' },
@@ -75,12 +75,14 @@ beforeAll(async () => {
   const trainer = Trainer.create(spec, dataset);
   trainer.runEpoch();
   await new FsBlobStore(join(service.dataDir, 'blobs')).put(blobKeys.finalWeights(jobId), trainer.model.toSafetensors());
+  // Steady state: the model is loaded (event loop and a thread) and the routes are warm.
+  expect((await predict({ text: 'warm up' })).status).toBe(200);
 }, 120_000);
 afterAll(async () => service?.stop());
 
 describe('the API event loop during inference and uploads', () => {
-  // Only the 1.3 MB JSON body's parse and check run on the event loop (≈ 10–60 ms each): with the
-  // four at once a probe may wait behind two of them, hence the looser bound here.
+  // Only the 1.3 MB JSON body's parse and check run on the event loop (≈ 20–90 ms each on a loaded
+  // 2-core machine): with the four at once a probe may wait behind all of them, hence this bound.
   it('four maximal default predicts: 400 output_too_large at once, before any work; /healthz answers meanwhile', async () => {
     const rssBefore = await apiRssMb();
     const bodies = Array.from({ length: 4 }, () => JSON.stringify({ inputs: maximalInputs() }));
@@ -94,7 +96,7 @@ describe('the API event loop during inference and uploads', () => {
       expect(r.json.error.size).toBe(MAX_SEQUENCES * MAX_STEPS * ALPHABET.length);
       expect(r.ms).toBeLessThan(3000);
     }
-    expect(max).toBeLessThan(250);
+    expect(max).toBeLessThan(500);
   });
 
   it('four maximal reduced predicts (top_k, last position) run in the pool: 200, /healthz p99 < 100 ms', async () => {
@@ -121,6 +123,26 @@ describe('the API event loop during inference and uploads', () => {
     expect(rssAfter - rssBefore).toBeLessThan(300);
   });
 
+  it('a client that goes away frees its compute slot: the next request does not wait for the abandoned work', async () => {
+    const heavy = JSON.stringify({ inputs: maximalInputs(), output: 'top_k', k: 1, positions: 'last' });
+    // Two abandoned maximal requests occupy the pool's threads (or wait for one) ...
+    const controllers = [new AbortController(), new AbortController()];
+    const abandoned = controllers.map((c) =>
+      service
+        .request(`/v1/jobs/${jobId}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: heavy, signal: c.signal })
+        .then((r) => r.text())
+        .catch((e: Error) => e.name),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const c of controllers) c.abort();
+    expect(await Promise.all(abandoned)).toEqual(['AbortError', 'AbortError']);
+    // ... and a small one right after is answered at once, not after their seconds of work.
+    const small = await predict({ text: 'hello', positions: 'last' });
+    console.log(`small predict after two aborted maximal ones: ${small.status} in ${small.ms} ms`);
+    expect(small.status).toBe(200);
+    expect(small.ms).toBeLessThan(2000);
+  });
+
   it('language-model predict takes text (unknown character: 400 with its position)', async () => {
     const ok = await predict({ text: 'hello world', output: 'top_k', k: 2 });
     expect(ok.status, JSON.stringify(ok.json)).toBe(200);
@@ -128,6 +150,19 @@ describe('the API event loop during inference and uploads', () => {
     const bad = await predict({ text: ['abc', 'ab€d'] });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatchObject({ code: 'invalid_request', param: 'text.1', position: 2 });
+  });
+
+  it('a 60 MB text upload is parsed off the event loop: /healthz p99 < 100 ms', async () => {
+    const body = CORPUS.repeat(Math.ceil((60 * 1024 * 1024) / CORPUS.length));
+    const upload = async () => {
+      const res = await service.request('/v1/datasets', { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+      return { status: res.status, json: await res.json() };
+    };
+    const { result, p99, max, samples } = await probeHealth(upload());
+    console.log(`${(body.length / 2 ** 20).toFixed(0)} MB text upload: ${result.status}; healthz p99 ${p99} ms, max ${max} ms (${samples} probes)`);
+    expect(result.status, JSON.stringify(result.json).slice(0, 300)).toBe(201);
+    expect(result.json.stats).toMatchObject({ length: body.length, vocabularySize: ALPHABET.length });
+    expect(p99).toBeLessThan(100);
   });
 
   it('a 50 MB JSON upload is parsed off the event loop: /healthz p99 < 100 ms', async () => {
