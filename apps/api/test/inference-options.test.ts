@@ -84,4 +84,24 @@ describe('predict options', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.json().text).toBe(model.sample({ prime: 'hello', length: 20, temperature: 1, seed: 3 }));
   });
+
+  it('a busy pool answers 503 compute_busy with Retry-After, and serves again once free', async () => {
+    const busy = await startTestApp({ COMPUTE_THREADS: '1', COMPUTE_QUEUE: '0' });
+    try {
+      const datasetId = await uploadText(busy);
+      const id = (await createJob(busy, { datasetId, task: 'lm', model: { hiddenSize: 8 }, training: { epochs: 1 } })).json().id;
+      await busy.app.blobs.put(blobKeys.finalWeights(id), model.toSafetensors());
+      const post = (payload: object) => busy.app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, headers: busy.auth(), payload });
+      const long = post({ inputs: Array.from({ length: 64 }, () => Array.from({ length: 10_000 }, (_, i) => i % 5)), positions: 'last' });
+      await new Promise((r) => setTimeout(r, 300)); // the long one holds the only thread
+      const refused = await post({ text: 'hello' });
+      expect(refused.statusCode, refused.body).toBe(503);
+      expect(refused.json().error.code).toBe('compute_busy');
+      expect(refused.headers['retry-after']).toBe('1');
+      expect((await long).statusCode).toBe(200);
+      expect((await post({ text: 'hello' })).statusCode).toBe(200);
+    } finally {
+      await busy.close();
+    }
+  });
 });

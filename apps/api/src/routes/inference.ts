@@ -13,7 +13,7 @@ import {
 } from '@unroll/protocol';
 import { ApiError } from '../errors.ts';
 import { ModelCache, loadModelWithRef } from '../model-loader.ts';
-import { abortSignalOf } from '../compute/request-abort.ts';
+import { runForReply } from '../compute/request-abort.ts';
 import type { ModelRef } from '../compute/tasks.ts';
 import { planPrediction } from '../inference/predict-plan.ts';
 import { JobIdParams } from './jobs.ts';
@@ -83,7 +83,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       // Checked and sized here, computed and serialized in a pool thread.
       const { size: _size, ...plan } = planPrediction(model, request.body);
       const transfer = plan.sequences.map((x) => x.buffer as ArrayBuffer);
-      const body = await app.compute.run({ type: 'predict', model: ref, ...plan }, { transfer, signal: abortSignalOf(reply) });
+      const body = await runForReply(app.compute, reply, { type: 'predict', model: ref, ...plan }, transfer);
       return sendJsonBytes(reply, body);
     },
   );
@@ -103,7 +103,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const { model, ref } = await modelFor(request.params.id, request.tenant, request.body.weights);
       if (model.task !== 'lm') throw new ApiError(400, 'invalid_request', `sampling needs a language model; this job's task is ${model.task}`, { param: 'id' });
       const { prime, length, temperature, topK, seed } = request.body;
-      const body = await app.compute.run({ type: 'sample', model: ref, prime, length, temperature, topK, seed }, { signal: abortSignalOf(reply) });
+      const body = await runForReply(app.compute, reply, { type: 'sample', model: ref, prime, length, temperature, topK, seed });
       return sendJsonBytes(reply, body);
     },
   );
