@@ -13,7 +13,7 @@ import {
 } from '@unroll/protocol';
 import { ApiError } from '../errors.ts';
 import { ModelCache, loadModelWithRef } from '../model-loader.ts';
-import { runForReply } from '../compute/request-abort.ts';
+import { runForReply } from '../compute/run-for-reply.ts';
 import type { ModelRef } from '../compute/tasks.ts';
 import { planPrediction } from '../inference/predict-plan.ts';
 import { JobIdParams } from './jobs.ts';
