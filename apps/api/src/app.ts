@@ -21,6 +21,7 @@ import upgradeGuardPlugin from './plugins/upgrade-guard.ts';
 import eventHubPlugin from './plugins/event-hub.ts';
 import orphanSweepPlugin from './plugins/orphan-sweep.ts';
 import rateLimitPlugin from './plugins/rate-limit.ts';
+import computePlugin from './plugins/compute.ts';
 import healthRoutes from './routes/health.ts';
 import docsRoutes from './routes/docs.ts';
 import datasetRoutes from './routes/datasets.ts';
@@ -116,6 +117,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(rateLimitPlugin);
   await app.register(eventHubPlugin);
   await app.register(orphanSweepPlugin);
+  await app.register(computePlugin);
 
   // Routes.
   await app.register(healthRoutes);

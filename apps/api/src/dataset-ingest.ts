@@ -1,4 +1,5 @@
 import type { CsvOptions, DatasetFormat, DatasetStats } from '@unroll/protocol';
+import type { ComputePool } from './compute/pool.ts';
 import { datasetStats, parseCsvSeries, parseJsonSequences, parseTextCorpus, parseTextCorpusBytes, type Dataset } from './engine.ts';
 
 /**
@@ -39,4 +40,12 @@ export function statsOf(ds: Dataset): DatasetStats {
         maxLength: s.maxLength,
       };
   }
+}
+
+/**
+ * The stats of a stored upload, parsed in a compute thread that reads the blob itself: parsing a
+ * 50 MB JSON or a 190 MB corpus takes seconds, during which the event loop must keep answering.
+ */
+export function datasetStatsInPool(pool: ComputePool, kind: DatasetFormat, blobKey: string, csv: CsvOptions | null, signal?: AbortSignal): Promise<DatasetStats> {
+  return pool.run({ type: 'dataset-stats', kind, blobKey, csv }, { signal });
 }

@@ -20,7 +20,7 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
-    readonly details: { param?: string; line?: number; column?: number; memoryEstimate?: MemoryEstimate } = {},
+    readonly details: { param?: string; line?: number; column?: number; memoryEstimate?: MemoryEstimate; position?: number; limit?: number; size?: number } = {},
   ) {
     super(message);
   }
@@ -65,6 +65,9 @@ function body(code: string, message: string, extra: Omit<ErrorDetail, 'code' | '
   if (extra.line !== undefined) error.line = extra.line;
   if (extra.column !== undefined) error.column = extra.column;
   if (extra.memoryEstimate !== undefined) error.memoryEstimate = extra.memoryEstimate;
+  if (extra.position !== undefined) error.position = extra.position;
+  if (extra.limit !== undefined) error.limit = extra.limit;
+  if (extra.size !== undefined) error.size = extra.size;
   return { error };
 }
 

@@ -55,18 +55,21 @@ export class ModelCache {
   }
 }
 
-export async function loadModel(
+/** The model (cached) and the keys a compute thread loads the same bytes by. */
+export async function loadModelWithRef(
   blobs: BlobStore,
   jobId: string,
   which: 'final' | 'best',
   cache: ModelCache,
   weightsKey: string | null = null,
-): Promise<RnnModel | null> {
-  const key = which === 'final' ? (weightsKey ?? blobKeys.finalWeights(jobId)) : blobKeys.bestWeights(jobId);
-  const stat = await blobs.stat(key);
+): Promise<{ model: RnnModel; ref: { blobKey: string; cacheKey: string } } | null> {
+  const blobKey = which === 'final' ? (weightsKey ?? blobKeys.finalWeights(jobId)) : blobKeys.bestWeights(jobId);
+  const stat = await blobs.stat(blobKey);
   if (!stat) return null;
-  return cache.get(`${key}:${stat.bytes}:${stat.modifiedAt.getTime()}`, async () => {
-    const bytes = await blobs.get(key);
+  const cacheKey = `${blobKey}:${stat.bytes}:${stat.modifiedAt.getTime()}`;
+  const model = await cache.get(cacheKey, async () => {
+    const bytes = await blobs.get(blobKey);
     return bytes ? RnnModel.fromSafetensors(bytes) : null;
   });
+  return model ? { model, ref: { blobKey, cacheKey } } : null;
 }

@@ -47,7 +47,9 @@ export interface WeightsOptions {
 }
 
 /** Input of POST /v1/jobs/:id/predict and /sample: defaults may be left out. */
-export type PredictInput = { inputs: PredictRequest['inputs']; weights?: PredictRequest['weights'] };
+export type PredictInput = Pick<PredictRequest, 'output' | 'k'> &
+  Partial<Pick<PredictRequest, 'weights' | 'positions'>> &
+  ({ inputs: NonNullable<PredictRequest['inputs']>; text?: never } | { text: NonNullable<PredictRequest['text']>; inputs?: never });
 export type SampleInput = Partial<SampleRequest>;
 
 /** The Unroll API over fetch (REST) and WebSocket (live events). Works in Node 20+ and browsers. */
@@ -239,7 +241,11 @@ export class UnrollClient {
 
   // Inference
 
-  /** Per-step outputs for each input sequence: probabilities (lm, classification) or values (regression). */
+  /**
+   * Per-step outputs for each input sequence (token ids, vectors, or text for a language model):
+   * probabilities (lm, classification) or values (regression) by default; `output` (logits,
+   * log_probs, probs, top_k with k) and `positions: 'last'` shrink the answer.
+   */
   predict(id: string, request: PredictInput): Promise<{ outputs: unknown[] }> {
     return this.json(`/v1/jobs/${encodeURIComponent(id)}/predict`, jsonBody('POST', request));
   }

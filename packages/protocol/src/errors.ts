@@ -32,6 +32,9 @@ export const ErrorCode = z.enum([
   'too_many_active_jobs',
   'storage_quota_exceeded',
   'job_too_large',
+  'output_too_large',
+  'compute_busy',
+  'compute_failed',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -44,6 +47,9 @@ export const ErrorDetail = z
     line: z.int().optional().meta({ description: '1-based line of a dataset error' }),
     column: z.int().optional().meta({ description: '1-based column of a dataset error' }),
     memoryEstimate: MemoryEstimate.optional().meta({ description: 'job_too_large: the estimate that did not fit' }),
+    position: z.int().optional().meta({ description: '0-based character position of an unknown character in predict text' }),
+    limit: z.int().optional().meta({ description: 'The limit that was exceeded (output_too_large: values)' }),
+    size: z.int().optional().meta({ description: 'The size the request asked for, in the unit of limit' }),
   })
   .meta({ id: 'ErrorDetail' });
 export type ErrorDetail = z.infer<typeof ErrorDetail>;

@@ -239,3 +239,19 @@ export const EXAMPLE_SAFETENSORS_HEADER = {
   'rnn.weight_hh_l0': { dtype: 'F32', shape: [128, 128], data_offsets: [34564, 100100] },
   'rnn.weight_ih_l0': { dtype: 'F32', shape: [128, 65], data_offsets: [100100, 133380] },
 };
+
+/** POST /v1/jobs/:id/predict: a language model given text, answering the 3 most likely next characters after the last one. */
+export const EXAMPLE_PREDICT_TEXT_REQUEST = { text: 'ROMEO:', output: 'top_k', k: 3, positions: 'last' } as const;
+export const EXAMPLE_PREDICT_TOP_K_RESPONSE = { outputs: [[{ ids: [1, 0, 43], probs: [0.6412, 0.2203, 0.0417], tokens: ['\n', ' ', 'e'] }]] };
+
+/** A predict whose answer would be too big: refused before any work. */
+export const EXAMPLE_OUTPUT_TOO_LARGE_ERROR = {
+  error: {
+    code: 'output_too_large',
+    message:
+      "the answer would hold 41600000 values (640000 steps × 65), more than the limit of 1000000; ask for positions: 'last', output: 'top_k' with a small k, or fewer / shorter sequences",
+    param: 'output',
+    limit: 1_000_000,
+    size: 41_600_000,
+  },
+};

@@ -17,14 +17,54 @@ export type Checkpoint = z.infer<typeof Checkpoint>;
 
 const whichWeights = z.enum(['final', 'best']).default('final');
 
-/** Inputs are sequences: token ids (lm) or vectors (regression / classification). */
+/** Most values (numbers, and tokens of top_k) one predict answer may hold; checked before any work. */
+export const PREDICT_MAX_OUTPUT_VALUES = 1_000_000;
+
+export const PredictOutput = z.enum(['logits', 'log_probs', 'probs', 'top_k']).meta({
+  description:
+    'What each step answers. Default: probs (lm, classification) or the predicted values (regression, whose only other choice is logits, the same values). ' +
+    'logits: raw outputs; log_probs: log-softmax; probs: softmax; top_k: the k most likely ids with their probabilities (and characters, for a language model).',
+});
+export type PredictOutput = z.infer<typeof PredictOutput>;
+
+const MAX_STEPS = 10_000;
+const MAX_TOKEN_ID = 2 ** 31 - 1;
+
+/**
+ * One sequence of token ids, checked by one loop: a maximal request holds 640 000 ids, and a zod
+ * check per element took 120–155 ms of the API's event loop (the JSON Schema comes from meta).
+ */
+const TokenSequence = z
+  .custom<number[]>((v) => Array.isArray(v) && v.length <= MAX_STEPS && v.every((id) => Number.isInteger(id) && id >= 0 && id <= MAX_TOKEN_ID), {
+    error: `expected at most ${MAX_STEPS} token ids (integers >= 0)`,
+  })
+  .meta({ type: 'array', maxItems: MAX_STEPS, items: { type: 'integer', minimum: 0, maximum: MAX_TOKEN_ID }, description: 'token ids' });
+
+/** One sequence of feature vectors (T rows of I numbers), checked the same way. */
+const VectorSequence = z
+  .custom<number[][]>(
+    (v) => Array.isArray(v) && v.length <= MAX_STEPS && v.every((row) => Array.isArray(row) && row.length <= MAX_STEPS && row.every((x) => typeof x === 'number' && Number.isFinite(x))),
+    { error: `expected at most ${MAX_STEPS} vectors of at most ${MAX_STEPS} finite numbers` },
+  )
+  .meta({ type: 'array', maxItems: MAX_STEPS, items: { type: 'array', maxItems: MAX_STEPS, items: { type: 'number' } }, description: 'feature vectors, one per step' });
+
+/** Inputs are sequences: token ids (lm) or vectors (regression / classification), or text for a character language model. */
 export const PredictRequest = z
   .strictObject({
     inputs: z
-      .array(z.union([z.array(z.int().min(0)).max(10_000), z.array(z.array(z.number()).max(10_000)).max(10_000)]))
+      .array(z.union([TokenSequence, VectorSequence]))
       .min(1)
-      .max(64),
+      .max(64)
+      .optional()
+      .meta({ description: 'Token-id sequences or sequences of feature vectors; exactly one of inputs and text' }),
+    text: z
+      .union([z.string().min(1).max(10_000), z.array(z.string().min(1).max(10_000)).min(1).max(64)])
+      .optional()
+      .meta({ description: 'Language models: one text or up to 64, encoded with the dataset vocabulary (an unknown character is a 400 with its position)' }),
     weights: whichWeights,
+    output: PredictOutput.optional(),
+    k: z.int().min(1).max(1000).optional().meta({ description: 'top_k only: how many ids per step (default 5, at most the output size)' }),
+    positions: z.enum(['all', 'last']).default('all').meta({ description: 'all: every step (default); last: only the last step of each sequence' }),
   })
   .meta({ id: 'PredictRequest', example: { inputs: [[[0.1, 0.5], [0.3, 0.2], [0.9, 0.4]]], weights: 'final' } });
 export type PredictRequest = z.infer<typeof PredictRequest>;
@@ -33,7 +73,9 @@ export const PredictResponse = z
   .object({ outputs: z.array(z.unknown()) })
   .meta({
     id: 'PredictResponse',
-    description: 'One entry per input sequence: per step, class probabilities (lm, classification) or predicted values (regression)',
+    description:
+      'One entry per input sequence, each a list of steps (every step, or only the last with positions: last). A step is a list of O numbers ' +
+      '(probabilities, log-probabilities, logits or predicted values), or for top_k an object {ids, probs, tokens?}, most likely first.',
     example: { outputs: [[[0.8112, 0.1888], [0.3307, 0.6693], [0.0954, 0.9046]]] },
   });
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -34,6 +35,10 @@ export const ConfigSchema = z.object({
   JOB_RETENTION: int(7 * 24 * 3600, 0, 10 * 365 * 24 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PROGRESS_INTERVAL_MS: int(1000, 50, 600_000),
+  /** API: worker threads for inference and dataset parsing (the event loop never computes); default: one core left to the event loop. */
+  COMPUTE_THREADS: int(Math.max(1, availableParallelism() - 1), 1, 64),
+  /** API: compute tasks waiting for a thread; past it predict / sample / uploads answer 503 compute_busy. */
+  COMPUTE_QUEUE: int(16, 0, 10_000),
   /** Queued + running jobs one tenant may have at once; past it POST /v1/jobs answers 429 too_many_active_jobs. 0 = no cap. */
   MAX_ACTIVE_JOBS_PER_TENANT: int(20, 0, 1_000_000),
   /** Dataset bytes one tenant may store; past it uploads answer 429 storage_quota_exceeded. 0 = no cap. */

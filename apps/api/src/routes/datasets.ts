@@ -16,7 +16,7 @@ import {
 } from '@unroll/protocol';
 import { BlobTooLargeError, blobKeys, newDatasetId, StorageQuotaError, toPublicDataset } from '@unroll/store';
 import { ApiError } from '../errors.ts';
-import { parseDataset, statsOf } from '../dataset-ingest.ts';
+import { datasetStatsInPool } from '../dataset-ingest.ts';
 import { uploadBody, UploadAbortedError } from '../upload-body.ts';
 import { withExamples } from './openapi-examples.ts';
 
@@ -100,7 +100,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
       let committed = false;
       try {
-        const stats = statsOf(parseDataset(kind, (await app.blobs.get(uploadKey))!, csv));
+        const stats = await datasetStatsInPool(app.compute, kind, uploadKey, csv);
         const record = await app.datasets.create({
           id,
           tenant: request.tenant,
