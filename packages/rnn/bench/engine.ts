@@ -1,5 +1,5 @@
 // Engine benchmark: the real training path (Trainer.step) of a character language model.
-//   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend wasm|js] [--threads T|auto] [--json] [--profile]
+//   pnpm bench:engine -- --batch B --hidden H --window K --steps N [--warmup W] [--backend wasm|js] [--threads T|auto] [--json] [--profile] [--wat FILE]
 // The backend comes from createDefaultKernels, exactly as the worker trains: WASM SIMD, two
 // threads when the window recurrence is worth splitting (--threads auto, the default; see
 // kernels/select.ts), else one; --threads N overrides.
@@ -7,6 +7,8 @@
 // synthetic corpus long enough that the timed steps never wrap an epoch.
 // --profile also reports each kernel's time per step (bench/kernel-profile.ts; the timers add
 // a little to tokens/s) and, with two threads, each split call's own band vs wait for the helper.
+// --wat FILE writes the exact WebAssembly text this run's wasm kernels were assembled from (the
+// same as `unroll-rnn wat`), so a result can be read next to the code that produced it.
 
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
@@ -15,6 +17,9 @@ import { Prng } from '../src/prng.ts';
 import { createDefaultKernels } from '../src/kernels/select.ts';
 import { Trainer } from '../src/trainer.ts';
 import { profileKernels } from './kernel-profile.ts';
+import { writeFileSync } from 'node:fs';
+import { kernelSource } from '../src/kernels/wasm/build.ts';
+import { defaultVariant } from '../src/kernels/wasm/load.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -29,6 +34,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    wat: { type: 'string' },
   },
 });
 const int = (name: keyof typeof values) => {
@@ -56,6 +62,11 @@ if (values.threads !== undefined) {
     process.stderr.write(`error: --threads must be a positive integer or auto, got '${values.threads}'\n`);
     process.exit(2);
   }
+}
+if (values.wat !== undefined) {
+  const source = kernelSource(defaultVariant());
+  writeFileSync(values.wat, source.text);
+  process.stderr.write(`wasm kernel text (fma ${defaultVariant().fma ? 'on' : 'off'}, sha256 ${source.hash}) written to ${values.wat}\n`);
 }
 const kernels = await createDefaultKernels({
   backend: values.backend,

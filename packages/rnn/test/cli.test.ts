@@ -5,6 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { kernelSource } from '../src/kernels/wasm/build.ts';
+import { DEFAULT_BLOCKING } from '../src/kernels/wasm/wat/gemm.ts';
 import { paramLayout } from '../src/layout.ts';
 import { RnnModel } from '../src/model.ts';
 import { decodeSafetensors } from '../src/safetensors.ts';
@@ -25,6 +27,23 @@ const readTensors = (path: string) => {
   const b = readFileSync(path);
   return decodeSafetensors(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
 };
+
+describe('unroll-rnn wat', () => {
+  it('prints exactly the text the wasm backend assembles, for either variant, and writes it with --out', () => {
+    for (const fma of [false, true]) {
+      const printed = cli('wat', '--fma', fma ? 'on' : 'off');
+      expect(printed.status).toBe(0);
+      const source = kernelSource({ blocking: DEFAULT_BLOCKING, fma });
+      expect(printed.stdout).toBe(source.text.replace(/\n$/, '') + '\n');
+      expect(printed.stderr).toContain(`sha256 ${source.hash}`);
+      expect(printed.stdout).toMatch(/\(func \$gemm_nn \(export "gemm_nn"\)/); // stable, readable names
+    }
+    const file = join(dir, 'kernels.wat');
+    expect(cli('wat', '--fma', 'off', '--out', file).status).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(kernelSource({ blocking: DEFAULT_BLOCKING, fma: false }).text);
+    expect(cli('wat', '--fma', 'maybe').status).toBe(2);
+  });
+});
 
 describe('unroll-rnn CLI', () => {
   const corpus = join(dir, 'corpus.txt');
