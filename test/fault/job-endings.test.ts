@@ -296,7 +296,7 @@ describe('a worker that stops or dies mid-job', () => {
 // outage starting at the very write of each transition. `replyLost`: Redis applies the write but the
 // worker never hears back (ioredis re-sends it after the reconnect), the hardest case for "exactly one".
 describe('a Redis outage at each transition of an attempt', () => {
-  const OUTAGE_MS = 3000;
+  const OUTAGE_MS = 2000;
   const nonFiniteBody = endings.find((e) => e.code === 'non_finite_loss')!.body;
   let proxy: RedisOutageProxy;
 
