@@ -4,6 +4,9 @@
 // Only the worker behind the relay loses Redis; the API and the test keep their direct connections.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
+/** Long enough for the rest of a command split across TCP chunks to reach Redis. */
+const REPLY_LOST_DELAY_MS = 100;
+
 export interface OutageAt {
   /** Bytes a worker command must carry to start the outage (RESP bulk strings are raw bytes). */
   needle: string;
@@ -50,20 +53,19 @@ export async function startRedisOutageProxy(redisPort: number): Promise<RedisOut
       const trigger = armed;
       if (trigger && text.includes(trigger.needle)) {
         armed = null;
-        if (trigger.replyLost) {
-          // Redis gets the command and a half-close; its reply goes nowhere.
-          open.delete(upstream);
-          upstream.unpipe(client);
-          upstream.removeAllListeners('data');
-          upstream.end(chunk);
-        }
-        trigger.start();
+        if (!trigger.replyLost) return void trigger.start();
+        // Redis gets the whole command (its tail may still be in the next chunks) but no reply
+        // reaches the worker; the outage starts once Redis has had time to apply it.
+        replyMuted = true;
+        upstream.write(chunk);
+        setTimeout(() => trigger.start(), REPLY_LOST_DELAY_MS);
         return;
       }
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    client.on('close', () => (open.has(upstream) ? upstream.destroy() : undefined));
+    let replyMuted = false;
+    upstream.on('data', (chunk: Buffer) => (replyMuted ? undefined : client.write(chunk)));
+    client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
