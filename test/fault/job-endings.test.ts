@@ -13,6 +13,7 @@ import type { EpochEvent, Job, JobStatus } from '@unroll/protocol';
 import { smallCorpus } from '../support/corpora.ts';
 import { epochsOf, lmJobBody, statusesOf } from '../support/jobs.ts';
 import { firstToPrint } from '../support/processes.ts';
+import { startRedisOutageProxy, type OutageAt, type RedisOutageProxy } from '../support/redis-outage-proxy.ts';
 import { startService, type Service } from '../support/service.ts';
 
 const QUEUE_KEY = 'unroll:bull:unroll-train';
@@ -288,5 +289,91 @@ describe('a worker that stops or dies mid-job', () => {
     expect(requeueReason(job)).toMatch(reason);
     expect(epochsOf(await service.events(jobId))).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     await expectNothingHeld(jobId, datasetId, expect);
+  });
+});
+
+// Redis unreachable for a few seconds from the worker only (a TCP relay in front of its Redis), the
+// outage starting at the very write of each transition. `replyLost`: Redis applies the write but the
+// worker never hears back (ioredis re-sends it after the reconnect), the hardest case for "exactly one".
+describe('a Redis outage at each transition of an attempt', () => {
+  const OUTAGE_MS = 2000;
+  const nonFiniteBody = endings.find((e) => e.code === 'non_finite_loss')!.body;
+  let proxy: RedisOutageProxy;
+
+  beforeAll(async () => {
+    await service.stopWorkers();
+    proxy = await startRedisOutageProxy(service.redis.port);
+    // The lock outlives the outage: the attempt keeps its job (no stall hand-over in these cases).
+    await service.startWorker('outage-worker', { REDIS_URL: proxy.url, LOCK_DURATION_MS: '20000', WORKER_CONCURRENCY: '1' });
+  }, 60_000);
+  afterAll(async () => {
+    await service.stopWorkers();
+    await proxy?.close();
+  });
+
+  interface OutageCase {
+    name: string;
+    body(datasetId: string): Record<string, unknown>;
+    at: Omit<OutageAt, 'ms'> & { ms?: number };
+    /** While Redis is away from the worker (the API still reaches it). */
+    during?(jobId: string): Promise<void>;
+    status: JobStatus;
+    code?: string;
+    epochs?: number;
+  }
+  const cases: OutageCase[] = [
+    { name: 'running transition (applied, reply lost)', body: (d) => lmJobBody(d, { epochs: 3 }), at: { needle: '"status":"running"', replyLost: true }, status: 'succeeded', epochs: 3 },
+    { name: 'running transition (not applied)', body: (d) => lmJobBody(d, { epochs: 3 }), at: { needle: '"status":"running"', replyLost: false }, status: 'succeeded', epochs: 3 },
+    { name: 'first epoch publish (applied, reply lost)', body: (d) => lmJobBody(d, { epochs: 5 }), at: { needle: '{"type":"epoch"', replyLost: true }, status: 'succeeded', epochs: 5 },
+    { name: 'succeed transition (applied, reply lost)', body: (d) => lmJobBody(d, { epochs: 3 }), at: { needle: '"status":"succeeded"', replyLost: true }, status: 'succeeded', epochs: 3 },
+    { name: 'fail transition, non-finite loss (applied, reply lost)', body: nonFiniteBody, at: { needle: '"status":"failed"', replyLost: true }, status: 'failed', code: 'non_finite_loss' },
+    {
+      name: 'cancel requested during an outage that starts at an epoch publish',
+      // H = 256: ~0.1 s per epoch, so training outlasts the outage (see RELIABILITY.md for a run that ends inside it).
+      body: (d) => lmJobBody(d, { epochs: 400 }, { hiddenSize: 256 }),
+      at: { needle: '{"type":"epoch"', replyLost: false },
+      during: async (id) => void expect((await cancel(id)).status).toBeLessThan(300),
+      status: 'cancelled',
+    },
+  ];
+
+  async function runCase(c: OutageCase, expect: ExpectStatic): Promise<Job> {
+    const datasetId = await service.uploadCorpus(smallCorpus());
+    const outage = proxy.outageAt({ ms: OUTAGE_MS, ...c.at });
+    const jobId = await service.createJob(c.body(datasetId));
+    const fired = await Promise.race([outage.started.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
+    expect(fired, `no worker command carried ${c.at.needle}`).toBe(true);
+    await c.during?.(jobId);
+    await outage.ended;
+    const job = await expectOneEnding(jobId, c.status, expect);
+    if (c.code) expect(job.error?.code).toBe(c.code);
+    if (c.epochs !== undefined) expect(epochsOf(await service.events(jobId))).toEqual(Array.from({ length: c.epochs }, (_, i) => i + 1));
+    else {
+      const epochs = epochsOf(await service.events(jobId));
+      expect(new Set(epochs).size).toBe(epochs.length);
+    }
+    await expectNothingHeld(jobId, datasetId, expect);
+    return job;
+  }
+
+  it.for(cases.map((c) => [c.name, c] as const))('%s: one ending, each epoch once, nothing held, no attempt lost', { timeout: 45_000 }, async ([, c], { expect }) => {
+    onTestFailed(() => console.error(service.group.logs().split('\n').slice(-60).join('\n')));
+    const started = Date.now();
+    const job = await runCase(c, expect);
+    expect(job.attempt, JSON.stringify(job.history)).toBe(1);
+    await expect.poll(async () => Number((await service.inspect().hget(`${QUEUE_KEY}:${job.id}`, 'atm')) ?? 0), { timeout: 10_000 }).toBe(1);
+    console.info(`[figures] outage at ${c.name}: ${job.status} in ${Date.now() - started} ms (outage ${OUTAGE_MS} ms)`);
+  });
+
+  it('an outage longer than REDIS_OUTAGE_TOLERANCE_MS still ends the job once', { timeout: 60_000 }, async ({ expect }) => {
+    onTestFailed(() => console.error(service.group.logs().split('\n').slice(-80).join('\n')));
+    await service.stopWorkers();
+    await service.startWorker('outage-intolerant', { REDIS_URL: proxy.url, LOCK_DURATION_MS: '20000', WORKER_CONCURRENCY: '1', REDIS_OUTAGE_TOLERANCE_MS: '2000' });
+    const started = Date.now();
+    const job = await runCase(
+      { name: 'beyond tolerance', body: (d) => lmJobBody(d, { epochs: 4 }), at: { needle: '{"type":"epoch"', replyLost: false, ms: 6000 }, status: 'succeeded' },
+      expect,
+    );
+    console.info(`[figures] outage of 6000 ms > tolerance 2000 ms: ${job.status} attempt ${job.attempt} in ${Date.now() - started} ms; history ${job.history.map((t) => `${t.status}${t.reason ? ` (${t.reason})` : ''}`).join(' > ')}`);
   });
 });

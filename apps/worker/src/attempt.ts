@@ -82,6 +82,16 @@ export class TrainingAttempt {
     return this.finished !== null;
   }
 
+  /**
+   * The attempt starts: `running`, after recording the requeue of a previous attempt that died
+   * while running (stalled or crashed). Both survive a Redis outage, including one that lost the
+   * reply of an applied write (ioredis re-sends it; the repeat is refused as illegal, already done).
+   */
+  async begin(previousStatus: JobStatus): Promise<void> {
+    if (previousStatus === 'running') await this.transitionOnce('queued', { reason: 'the previous attempt stopped responding (worker crashed or stalled)' });
+    await this.transitionOnce('running');
+  }
+
   /** The thread started: resumed from a checkpoint (epoch) or from scratch. */
   started(msg: Extract<ThreadMessage, { type: 'started' }>): void {
     this.lastEpoch = msg.resumedFromEpoch;

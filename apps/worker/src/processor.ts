@@ -90,9 +90,7 @@ export async function processTrainingJob(
   let thread: TrainingThread | null = null;
   try {
     if (record.cancelRequested) return await attempt.cancel();
-    // A previous attempt died while running (stalled or crashed): record the requeue first.
-    if (record.status === 'running') await deps.jobs.transition(jobId, 'queued', { fence, reason: 'the previous attempt stopped responding (worker crashed or stalled)' });
-    await deps.jobs.transition(jobId, 'running', { fence });
+    await attempt.begin(record.status);
 
     const dataset = await deps.datasets.get(record.spec.datasetId);
     // A private copy: its ArrayBuffer is transferred to the thread (and detached here). The fetched

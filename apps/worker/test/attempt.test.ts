@@ -40,6 +40,16 @@ describe('TrainingAttempt', () => {
     return { attempt, jobId: record.id };
   }
 
+  it('begin: a running transition Redis already applied (reply lost, write re-sent) counts as done', async () => {
+    const { attempt, jobId } = await runningAttempt(0, 2);
+    // What processTrainingJob did before: the bare re-sent transition is refused and cost an attempt.
+    const fence = (await h.jobs.get(jobId))!.fence;
+    await expect(h.jobs.transition(jobId, 'running', { fence })).rejects.toThrow(/illegal transition running → running/);
+    await expect(attempt.begin('queued')).resolves.toBeUndefined();
+    expect((await h.jobs.get(jobId))!.status).toBe('running');
+    expect(statusesOf(await h.readEvents(jobId))).toEqual(['queued', 'running']);
+  });
+
   it('finishes once: a second ending, or an error after the ending, changes nothing', async () => {
     const { attempt, jobId } = await runningAttempt(0, 3);
     const first = await attempt.cancel();
