@@ -40,6 +40,12 @@ export function isRedisUnavailable(err: unknown): boolean {
   );
 }
 
+/** The blob store's disk (or quota) is full: a server condition the client can act on, not an internal error. */
+function isStorageFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code ?? ((err as { cause?: NodeJS.ErrnoException })?.cause?.code);
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
@@ -106,6 +112,9 @@ export function toErrorResponse(err: FastifyError | Error): { statusCode: number
   if (err instanceof JobNotFoundError) return { statusCode: 404, body: body('not_found', err.message, { param: 'id' }) };
   if (err instanceof DatasetNotFoundError) return { statusCode: 404, body: body('not_found', err.message, { param: 'datasetId' }) };
   if (isRedisUnavailable(err)) return { statusCode: 503, body: body('redis_unavailable', 'Redis is unavailable; try again shortly') };
+  if (isStorageFull(err)) {
+    return { statusCode: 507, body: body('insufficient_storage', "the server's storage is full; nothing was stored. Try again later, or delete datasets you no longer need") };
+  }
   if (!isResponseSerializationError(err)) {
     const fe = err as FastifyError;
     // Fastify's own client errors (bad JSON, unsupported media type, body too large...).

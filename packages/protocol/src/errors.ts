@@ -28,6 +28,7 @@ export const ErrorCode = z.enum([
   'worker_lost',
   /** The blob store refused a write (disk full, unwritable folder, I/O error) on every attempt. */
   'storage_failed',
+  'insufficient_storage',
   'rate_limited',
   'too_many_active_jobs',
   'storage_quota_exceeded',

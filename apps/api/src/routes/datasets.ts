@@ -87,8 +87,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       try {
         info = await app.blobs.put(uploadKey, body.stream, { maxBytes: app.config.MAX_UPLOAD_BYTES });
       } catch (err) {
+        // The rest of the body is never read: close after answering, so the client is not left sending.
+        reply.header('connection', 'close');
         if (err instanceof BlobTooLargeError) {
-          reply.header('connection', 'close');
           throw new ApiError(413, 'payload_too_large', `dataset exceeds MAX_UPLOAD_BYTES (${app.config.MAX_UPLOAD_BYTES} bytes)`, { param: 'body' });
         }
         // Nobody is left to read the answer; a 400 keeps it out of the 500 counts.
