@@ -65,7 +65,9 @@ async function main(): Promise<void> {
       lockDurationMs: config.LOCK_DURATION_MS,
       progressIntervalMs: config.PROGRESS_INTERVAL_MS,
       memoryBudgetBytes: config.WORKER_MEMORY_BUDGET_BYTES,
-      maxStalledCount: config.JOB_ATTEMPTS,
+      // A job runs at most JOB_ATTEMPTS times, crashes included: BullMQ re-runs a stalled job
+      // maxStalledCount times before failing it.
+      maxStalledCount: config.JOB_ATTEMPTS - 1,
       redisOutageToleranceMs: config.REDIS_OUTAGE_TOLERANCE_MS,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       reconcileGraceMs: config.RECONCILE_GRACE_MS,
