@@ -66,7 +66,8 @@ export async function followJob(client: UnrollClient, job: Job, out: Output): Pr
   try {
     say(`following ${job.id} (${job.task}, ${state.totalEpochs} epochs)`);
     if (job.status === 'queued') {
-      const place = (await client.getJob(job.id)).queue;
+      // `watch` passes a job it just read (with its place); `train` one from the create answer (without).
+      const place = job.queue ?? (await client.getJob(job.id)).queue;
       if (place) say(queueHint(place));
     }
     for await (const message of client.watch(job.id, {

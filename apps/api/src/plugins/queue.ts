@@ -56,7 +56,7 @@ export class TrainQueue {
    * renews it (LOCK_DURATION_MS), so a dead worker's job, or one BullMQ failed or dropped, has none.
    */
   async heldByWorker(jobId: string): Promise<boolean> {
-    return (await withRedisDeadline(this.connection.exists(`${QUEUE_PREFIX}:${QUEUE_NAME}:${jobId}:lock`))) === 1;
+    return (await withRedisDeadline(this.connection.exists(this.queue.toKey(`${jobId}:lock`)))) === 1;
   }
 
   /** Queue usable: its connection answers. */

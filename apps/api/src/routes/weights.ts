@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiErrorBody, Checkpoint, CheckpointList, isTerminal, WeightsJson, WeightsQuery, WeightsSafetensors } from '@unroll/protocol';
+import { ApiErrorBody, Checkpoint, CheckpointList, DEFAULT_CHECKPOINTS_KEPT, isTerminal, WeightsJson, WeightsQuery, WeightsSafetensors } from '@unroll/protocol';
 import { blobKeys, checkpointEpoch, type JobRecord } from '@unroll/store';
 import { ApiError } from '../errors.ts';
 import { JobIdParams } from './jobs.ts';
@@ -23,7 +23,7 @@ function missingWeightsError(job: JobRecord, which: 'final' | 'best' | number): 
   const epochs = job.spec.training.epochs;
   if (which > epochs) return new ApiError(404, 'checkpoint_not_found', `job ${job.id} trains ${epochs} epochs; there is no epoch ${which}`, { param: 'checkpoint' });
   if (which <= job.lastEpoch || finished) {
-    const keep = job.spec.training.checkpoints?.keep ?? 'the default number of';
+    const keep = job.spec.training.checkpoints?.keep ?? DEFAULT_CHECKPOINTS_KEPT; // specs stored before the policy: the default
     return new ApiError(
       404,
       'checkpoint_not_found',
